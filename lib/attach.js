@@ -1,0 +1,116 @@
+'use strict';
+
+const { debug } = require('./log');
+
+/**
+ * Attach mode: the app's `http.Server` keeps its port and its own routes; requests and
+ * upgrades under `path` go to the native server.
+ *
+ * - WebSocket upgrades (Unix, plain TCP): the socket's file descriptor is handed to Rust with
+ *   the request head replayed, so frames never pass through JS.
+ * - Long-polling requests: forwarded as one async call per request.
+ * - Upgrades on a TLS server or on Windows, where no plain descriptor exists: the bytes are
+ *   bridged through JS (correct, slower).
+ */
+function attach(httpServer, native, { path, maxHttpBufferSize }) {
+  const matches = (url) => {
+    const pathname = (url || '').split('?', 1)[0];
+    return pathname === path || pathname.startsWith(path === '/' ? '/' : `${path}/`);
+  };
+
+  // Like engine.io's attach: the app's existing 'request' listeners only see other paths.
+  const appListeners = httpServer.listeners('request').slice();
+  httpServer.removeAllListeners('request');
+  const onRequest = (req, res) => {
+    if (matches(req.url)) {
+      forwardRequest(native, req, res, maxHttpBufferSize);
+      return;
+    }
+    for (const listener of appListeners) listener.call(httpServer, req, res);
+  };
+  const onUpgrade = (req, socket, head) => {
+    if (matches(req.url)) {
+      handOver(native, req, socket, head);
+    } else if (httpServer.listeners('upgrade').length === 1) {
+      // Nobody else handles upgrades: do what Node does without listeners.
+      socket.destroy();
+    }
+  };
+  httpServer.on('request', onRequest);
+  httpServer.on('upgrade', onUpgrade);
+
+  return function detach() {
+    httpServer.removeListener('request', onRequest);
+    httpServer.removeListener('upgrade', onUpgrade);
+    for (const listener of appListeners) httpServer.on('request', listener);
+  };
+}
+
+/** The request head as the client sent it, rebuilt from Node's parsed request. */
+function requestHead(req) {
+  let head = `${req.method} ${req.url} HTTP/${req.httpVersion}\r\n`;
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) head += `${raw[i]}: ${raw[i + 1]}\r\n`;
+  return Buffer.from(`${head}\r\n`, 'latin1');
+}
+
+function handOver(native, req, socket, head) {
+  const handle = socket._handle;
+  const fd = handle && typeof handle.fd === 'number' ? handle.fd : -1;
+  if (fd < 0 || socket.encrypted || process.platform === 'win32') {
+    socket.destroy(new Error('modelence-native-ws: this server cannot hand over its connections'));
+    debug('upgrade refused: no plain file descriptor (TLS or Windows)');
+    return;
+  }
+  // Everything below runs in one tick: libuv reads nothing more once reading is stopped.
+  socket.pause();
+  const buffered = [];
+  for (let chunk = socket.read(); chunk !== null; chunk = socket.read()) buffered.push(chunk);
+  if (typeof handle.readStop === 'function') handle.readStop();
+  try {
+    native.adopt(fd, Buffer.concat([requestHead(req), head, ...buffered]));
+  } catch (error) {
+    debug('handover failed: %s', error.message);
+  }
+  // Closes only Node's copy of the descriptor: no FIN is sent (never socket.end()).
+  socket.destroy();
+}
+
+function forwardRequest(native, req, res, maxHttpBufferSize) {
+  const chunks = [];
+  let size = 0;
+  let tooLarge = false;
+  req.on('data', (chunk) => {
+    size += chunk.length;
+    if (size > maxHttpBufferSize) {
+      if (!tooLarge) {
+        tooLarge = true;
+        res.writeHead(413, { 'content-type': 'text/plain', connection: 'close' });
+        res.end('payload too large');
+      }
+      return;
+    }
+    chunks.push(chunk);
+  });
+  req.on('end', () => {
+    if (tooLarge) return;
+    native
+      .forward({ method: req.method, url: req.url, rawHeaders: req.rawHeaders, body: Buffer.concat(chunks) })
+      .then(
+        (response) => {
+          if (res.destroyed) return;
+          res.writeHead(response.status, response.headers);
+          res.end(response.body);
+        },
+        (error) => {
+          debug('forwarded request failed: %s', error.message);
+          if (!res.headersSent && !res.destroyed) {
+            res.writeHead(503, { 'content-type': 'text/plain' });
+            res.end('websocket server unavailable');
+          }
+        },
+      );
+  });
+}
+
+module.exports = { attach };

@@ -1,0 +1,83 @@
+'use strict';
+
+const { debug } = require('./log');
+
+const ANONYMOUS = Object.freeze({ user: null, session: null, roles: Object.freeze([]) });
+
+/** Outcome codes of an access check, as the native side reads them. */
+const ACCESS = Object.freeze({ ALLOWED: 0, DENIED: 1, FAILED: 2 });
+
+/**
+ * The auth context of every live connection, kept in JS so access checks receive the app's
+ * own objects (a Modelence user document stays a document). Rust drives it through the
+ * three dispatchers below and tells it when a connection is gone.
+ */
+class AuthContexts {
+  #contexts = new Map();
+  #pending = new Set();
+  #authenticate;
+  #checks;
+
+  constructor(authenticate, channels) {
+    this.#authenticate = authenticate;
+    this.#checks = new Map(channels.filter((c) => c.canAccessChannel).map((c) => [c.category, c.canAccessChannel]));
+  }
+
+  /** Number of connections with a stored context. */
+  get size() {
+    return this.#contexts.size;
+  }
+
+  /** `(sid, token) => Promise<null | message>`: never rejects. */
+  authenticate = async (sid, token) => {
+    this.#pending.add(sid);
+    try {
+      const context = await this.#authenticate(token);
+      if (context === null || typeof context !== 'object') {
+        debug('authenticate returned %s instead of { user, session, roles }', typeof context);
+        this.#pending.delete(sid);
+        return 'Authentication failed';
+      }
+      // Rust gave up on this connection meanwhile (timeout, disconnect): keep nothing.
+      if (this.#pending.delete(sid)) this.#contexts.set(sid, context);
+      return null;
+    } catch (error) {
+      this.#pending.delete(sid);
+      const message = error instanceof Error ? error.message : String(error);
+      debug('authenticate refused %s: %s', sid, message);
+      return message || 'Authentication failed';
+    }
+  };
+
+  /** `(sid, category, id) => Promise<ACCESS.*>`: never rejects. */
+  checkAccess = async (sid, category, id) => {
+    const check = this.#checks.get(category);
+    if (!check) return ACCESS.DENIED;
+    const context = this.#contexts.get(sid) ?? ANONYMOUS;
+    const channel = `${category}:${id}`;
+    try {
+      const allowed = await check({
+        user: context.user ?? null,
+        session: context.session ?? null,
+        roles: Array.isArray(context.roles) ? context.roles : [],
+        channelId: id,
+        channel,
+      });
+      if (allowed === true) return ACCESS.ALLOWED;
+      if (allowed === false) return ACCESS.DENIED;
+      debug('access check for %s returned %s instead of a boolean: denied', channel, typeof allowed);
+      return ACCESS.FAILED;
+    } catch (error) {
+      debug('access check for %s threw: %s', channel, error && error.stack);
+      return ACCESS.FAILED;
+    }
+  };
+
+  /** `(sid) => void`: the connection is gone. */
+  forget = (sid) => {
+    this.#pending.delete(sid);
+    this.#contexts.delete(sid);
+  };
+}
+
+module.exports = { AuthContexts };

@@ -1,0 +1,13 @@
+'use strict';
+
+/**
+ * modelence-native-ws: the Modelence WebSocket server, natively.
+ * The public API; the generated binding (`../index.js`) is an implementation detail.
+ */
+const { ServerChannel } = require('./server-channel');
+const { Module } = require('./module');
+const { startWebsocketServer, WebsocketServer } = require('./server');
+const { createWebsocketProvider } = require('./provider');
+const { codes } = require('./errors');
+
+module.exports = { ServerChannel, Module, startWebsocketServer, WebsocketServer, createWebsocketProvider, errorCodes: codes };

@@ -1,0 +1,123 @@
+'use strict';
+
+const { codes, typeError, describe } = require('./errors');
+const { ServerChannel, validateCategory, validateAccessCheck } = require('./server-channel');
+const { Module } = require('./module');
+
+const where = 'startWebsocketServer()';
+
+function fail(field, expected, value) {
+  return typeError(codes.INVALID_OPTION, `${where}: options.${field} must be ${expected}, got ${describe(value)}`);
+}
+
+function optionalInteger(opts, field, min, max) {
+  const value = opts[field];
+  if (value === undefined) return undefined;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw fail(field, `an integer from ${min} to ${max}`, value);
+  }
+  return value;
+}
+
+function isHttpServer(value) {
+  return value !== null && typeof value === 'object' && typeof value.on === 'function' &&
+    typeof value.listeners === 'function' && typeof value.address === 'function';
+}
+
+/** Collects the channels of `modules` and `channels`, rejecting duplicate categories. */
+function collectChannels(opts) {
+  const modules = opts.modules ?? [];
+  if (!Array.isArray(modules) || !modules.every((m) => m instanceof Module)) {
+    throw fail('modules', 'an array of Module', modules);
+  }
+  const direct = opts.channels ?? [];
+  if (!Array.isArray(direct)) throw fail('channels', 'an array of ServerChannel', direct);
+  const all = [...modules.flatMap((m) => m.channels), ...direct];
+  const byCategory = new Map();
+  for (const channel of all) {
+    if (channel === null || typeof channel !== 'object') {
+      throw fail('channels', 'an array of ServerChannel (or { category, canAccessChannel } objects)', channel);
+    }
+    validateCategory(channel.category, where);
+    validateAccessCheck(channel.canAccessChannel, `${where}: channel ${JSON.stringify(channel.category)}`);
+    const previous = byCategory.get(channel.category);
+    if (previous && previous !== channel) {
+      throw typeError(
+        codes.INVALID_OPTION,
+        `${where}: channel category ${JSON.stringify(channel.category)} is registered twice; give each ServerChannel its own category`,
+      );
+    }
+    byCategory.set(channel.category, channel);
+  }
+  return [...byCategory.values()];
+}
+
+function corsOrigins(cors) {
+  if (cors === undefined) return undefined;
+  if (cors === null || typeof cors !== 'object') throw fail('cors', "an object like { origin: '*' }", cors);
+  const { origin } = cors;
+  if (origin === undefined || origin === '*') return undefined;
+  const list = typeof origin === 'string' ? [origin] : origin;
+  if (!Array.isArray(list) || list.length === 0 || !list.every((o) => typeof o === 'string' && o.length > 0)) {
+    throw fail('cors.origin', "'*', an origin string, or a non-empty array of origin strings", origin);
+  }
+  return list.includes('*') ? undefined : list;
+}
+
+/**
+ * Validates the options of `startWebsocketServer` up front and returns the normalized form:
+ * `{ httpServer, port, host, channels, authenticate, nativeOptions }`.
+ */
+function normalizeOptions(opts) {
+  if (opts === null || typeof opts !== 'object') {
+    throw typeError(codes.INVALID_OPTION, `${where}: options must be an object, got ${describe(opts)}`);
+  }
+  const { httpServer, authenticate } = opts;
+  if (httpServer !== undefined && !isHttpServer(httpServer)) {
+    throw fail('httpServer', 'an http.Server or https.Server', httpServer);
+  }
+  const port = optionalInteger(opts, 'port', 0, 65535);
+  if (httpServer !== undefined && (port !== undefined || opts.host !== undefined)) {
+    throw typeError(
+      codes.INVALID_OPTION,
+      `${where}: pass either httpServer (share the app's port) or port/host (listen on its own port), not both`,
+    );
+  }
+  if (opts.host !== undefined && (typeof opts.host !== 'string' || opts.host.length === 0)) {
+    throw fail('host', 'a host name or IP address string', opts.host);
+  }
+  const path = opts.path ?? '/socket.io';
+  if (typeof path !== 'string' || !path.startsWith('/') || /[?#\s]/.test(path)) {
+    throw fail('path', "a URL path starting with '/' (default '/socket.io')", path);
+  }
+  if (authenticate !== undefined && authenticate !== null && typeof authenticate !== 'function') {
+    throw fail('authenticate', 'a function (token) => AuthContext | Promise<AuthContext>', authenticate);
+  }
+  const channels = collectChannels(opts);
+  const maxHttpBufferSize = optionalInteger(opts, 'maxHttpBufferSize', 1, 2 ** 32 - 1);
+  return {
+    httpServer,
+    port: port ?? 0,
+    host: opts.host ?? '0.0.0.0',
+    path: path.replace(/\/+$/, '') || '/',
+    channels,
+    authenticate: authenticate ?? null,
+    maxHttpBufferSize: maxHttpBufferSize ?? 1e6,
+    nativeOptions: {
+      path: path.replace(/\/+$/, '') || '/',
+      corsOrigins: corsOrigins(opts.cors),
+      channels: channels.map((c) => ({ category: c.category, hasAccessCheck: typeof c.canAccessChannel === 'function' })),
+      authTimeoutMs: optionalInteger(opts, 'authTimeoutMs', 1, 2 ** 31 - 1),
+      accessCheckTimeoutMs: optionalInteger(opts, 'accessCheckTimeoutMs', 1, 2 ** 31 - 1),
+      pingIntervalMs: optionalInteger(opts, 'pingInterval', 1, 2 ** 31 - 1),
+      pingTimeoutMs: optionalInteger(opts, 'pingTimeout', 1, 2 ** 31 - 1),
+      connectTimeoutMs: optionalInteger(opts, 'connectTimeout', 1, 2 ** 31 - 1),
+      maxHttpBufferSize,
+      maxBufferedPackets: optionalInteger(opts, 'maxBufferedPackets', 1, 2 ** 31 - 1),
+      maxChannelsPerSocket: optionalInteger(opts, 'maxChannelsPerSocket', 1, 2 ** 31 - 1),
+      maxPendingJoinsPerSocket: optionalInteger(opts, 'maxPendingJoinsPerSocket', 1, 2 ** 31 - 1),
+    },
+  };
+}
+
+module.exports = { normalizeOptions, ServerChannel };

@@ -1,0 +1,70 @@
+'use strict';
+
+const { codes, typeError, runtimeError, describe } = require('./errors');
+const { serialize } = require('./json');
+
+/** Longest category, in bytes, leaving room for `:id` within the 256-byte channel limit. */
+const MAX_CATEGORY_BYTES = 128;
+
+/** Throws a TypeError unless `category` can name channels (`category:id`). */
+function validateCategory(category, where) {
+  if (typeof category !== 'string') {
+    throw typeError(codes.INVALID_ARGUMENT, `${where}: category must be a string, got ${describe(category)}`);
+  }
+  if (category.length === 0 || category.includes(':') || Buffer.byteLength(category) > MAX_CATEGORY_BYTES) {
+    throw typeError(
+      codes.INVALID_ARGUMENT,
+      `${where}: category must be 1 to ${MAX_CATEGORY_BYTES} bytes without ':' (the separator before the id), got ${describe(category)}`,
+    );
+  }
+}
+
+/** Throws a TypeError unless `check` is a function, null or undefined. */
+function validateAccessCheck(check, where) {
+  if (check !== undefined && check !== null && typeof check !== 'function') {
+    throw typeError(
+      codes.INVALID_ARGUMENT,
+      `${where}: canAccessChannel must be a function returning a boolean or a Promise of one, got ${describe(check)}`,
+    );
+  }
+}
+
+/**
+ * A server-side channel category. Clients join `category:id`; `broadcast(id, data)` sends
+ * `data` to everyone in that channel on every running server that registered this channel.
+ */
+class ServerChannel {
+  #servers = new Set();
+
+  constructor(category, canAccessChannel) {
+    validateCategory(category, 'new ServerChannel()');
+    validateAccessCheck(canAccessChannel, `new ServerChannel(${JSON.stringify(category)})`);
+    Object.defineProperty(this, 'category', { value: category, enumerable: true });
+    Object.defineProperty(this, 'canAccessChannel', { value: canAccessChannel ?? null, enumerable: true });
+  }
+
+  /** Sends `data` as event `<category>` to every member of `<category>:<id>`. */
+  broadcast(id, data) {
+    const where = `ServerChannel(${JSON.stringify(this.category)}).broadcast`;
+    if (typeof id !== 'string') {
+      throw typeError(codes.INVALID_ARGUMENT, `${where}: id must be a string, got ${describe(id)}`);
+    }
+    const json = serialize(data, where);
+    if (this.#servers.size === 0) {
+      throw runtimeError(
+        codes.CHANNEL_NOT_REGISTERED,
+        `${where}: no running websocket server registered this channel; pass it to ` +
+          'startWebsocketServer({ channels }) or a Module before broadcasting',
+      );
+    }
+    for (const server of this.#servers) server.broadcastJson(this.category, id, json);
+  }
+
+  /** @internal Called by a server that registered this channel (and again when it closes). */
+  static attachServer(channel, server, attached) {
+    if (attached) channel.#servers.add(server);
+    else channel.#servers.delete(server);
+  }
+}
+
+module.exports = { ServerChannel, validateCategory, validateAccessCheck };

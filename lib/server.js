@@ -1,0 +1,137 @@
+'use strict';
+
+const { NativeServer } = require('./native');
+const { codes, typeError, runtimeError, describe } = require('./errors');
+const { normalizeOptions } = require('./options');
+const { ServerChannel } = require('./server-channel');
+const { AuthContexts } = require('./auth-contexts');
+const { attach } = require('./attach');
+const { serialize } = require('./json');
+
+/** Keeps Node's event loop alive while a standalone server listens (tokio threads do not). */
+const KEEP_ALIVE_MS = 2 ** 31 - 1;
+
+/** A running websocket server, returned by `startWebsocketServer`. */
+class WebsocketServer {
+  #native;
+  #channels;
+  #categories;
+  #httpServer;
+  #detach;
+  #keepAlive;
+  #port;
+  #closing = null;
+
+  /** @internal */
+  constructor({ native, channels, httpServer, detach, port }) {
+    this.#native = native;
+    this.#channels = channels;
+    this.#categories = new Set(channels.map((c) => c.category));
+    this.#httpServer = httpServer;
+    this.#detach = detach;
+    this.#port = port;
+    if (!httpServer) this.#keepAlive = setInterval(() => {}, KEEP_ALIVE_MS);
+    for (const channel of channels) {
+      if (channel instanceof ServerChannel) ServerChannel.attachServer(channel, this, true);
+    }
+  }
+
+  /** The port clients connect to (in attach mode, the app server's; 0 before it listens). */
+  get port() {
+    if (this.#httpServer) {
+      const address = this.#httpServer.address();
+      return address && typeof address === 'object' ? address.port : 0;
+    }
+    return this.#port;
+  }
+
+  /** Whether `close()` has been called. */
+  get closed() {
+    return this.#closing !== null;
+  }
+
+  /**
+   * Sends `data` as event `category` to every member of channel `category:id`.
+   * Throws a TypeError for bad arguments and an Error when the category is not registered
+   * here or the server is closed.
+   */
+  broadcast(category, id, data) {
+    const where = 'WebsocketServer.broadcast';
+    if (typeof category !== 'string') {
+      throw typeError(codes.INVALID_ARGUMENT, `${where}: category must be a string, got ${describe(category)}`);
+    }
+    if (typeof id !== 'string') {
+      throw typeError(codes.INVALID_ARGUMENT, `${where}: id must be a string, got ${describe(id)}`);
+    }
+    this.broadcastJson(category, id, serialize(data, where));
+  }
+
+  /** @internal Broadcasts already-serialized JSON. */
+  broadcastJson(category, id, json) {
+    if (this.#closing) {
+      throw runtimeError(codes.SERVER_CLOSED, 'broadcast: this websocket server is closed; start a new one to broadcast again');
+    }
+    if (!this.#categories.has(category)) {
+      throw runtimeError(
+        codes.CHANNEL_NOT_REGISTERED,
+        `broadcast: channel category ${JSON.stringify(category)} is not registered with this server; ` +
+          'add its ServerChannel to startWebsocketServer({ channels }) or a Module',
+      );
+    }
+    try {
+      this.#native.broadcast(category, id, json);
+    } catch (cause) {
+      if (cause.code === 'InvalidArg') {
+        const error = typeError(codes.INVALID_ARGUMENT, cause.message);
+        error.cause = cause;
+        throw error;
+      }
+      throw runtimeError(codes.SERVER_CLOSED, cause.message, cause);
+    }
+  }
+
+  /**
+   * Stops accepting connections, disconnects every client, releases the port (standalone)
+   * or the app server's listeners (attach mode), and lets the process exit. Idempotent.
+   */
+  close() {
+    if (!this.#closing) {
+      for (const channel of this.#channels) {
+        if (channel instanceof ServerChannel) ServerChannel.attachServer(channel, this, false);
+      }
+      if (this.#detach) this.#detach();
+      clearInterval(this.#keepAlive);
+      this.#closing = this.#native.close();
+    }
+    return this.#closing;
+  }
+}
+
+/**
+ * Starts the native websocket server, attached to `httpServer` or listening on `port`.
+ * Rejects with a TypeError for invalid options (nothing is started then).
+ */
+async function startWebsocketServer(opts = {}) {
+  const options = normalizeOptions(opts);
+  const contexts = new AuthContexts(options.authenticate, options.channels);
+  const native = new NativeServer(
+    options.nativeOptions,
+    options.authenticate ? contexts.authenticate : null,
+    contexts.checkAccess,
+    options.authenticate ? contexts.forget : null,
+  );
+  if (options.httpServer) {
+    const detach = attach(options.httpServer, native, options);
+    return new WebsocketServer({ native, channels: options.channels, httpServer: options.httpServer, detach });
+  }
+  let port;
+  try {
+    port = await native.listen(options.host, options.port);
+  } catch (cause) {
+    await native.close();
+    throw runtimeError(codes.START_FAILED, `startWebsocketServer(): ${cause.message}`, cause);
+  }
+  return new WebsocketServer({ native, channels: options.channels, port });
+}
+
+module.exports = { startWebsocketServer, WebsocketServer };

@@ -1,0 +1,37 @@
+//! The one place where errors become JS errors. Messages say what was wrong and what to do.
+
+use napi::{Error, Status};
+
+use crate::core::errors::{BroadcastError, ServeError};
+
+/// An error for a wrong argument from JS (surfaces with `code: 'InvalidArg'`).
+pub fn invalid_arg(message: impl Into<String>) -> Error {
+    Error::new(Status::InvalidArg, message.into())
+}
+
+/// A failed broadcast: bad input is an argument error, a closed server a runtime failure.
+pub fn broadcast_error(error: BroadcastError) -> Error {
+    match error {
+        BroadcastError::InvalidJson(_) | BroadcastError::InvalidChannel(_) => {
+            invalid_arg(format!("broadcast: {error}"))
+        }
+        BroadcastError::Closed => Error::new(
+            Status::GenericFailure,
+            "broadcast: the websocket server is closed; start a new one to broadcast again",
+        ),
+        BroadcastError::QueueFull => Error::new(
+            Status::GenericFailure,
+            "broadcast: the queue is full; call broadcast from the JS thread, not from server callbacks",
+        ),
+    }
+}
+
+/// A failure to listen, adopt or forward.
+pub fn serve_error(error: ServeError) -> Error {
+    let hint = match &error {
+        ServeError::Listen { .. } => "; choose another port or host (port 0 picks a free port)",
+        ServeError::Closed => "; this server was closed",
+        ServeError::Adopt(_) | ServeError::Request(_) => "",
+    };
+    Error::new(Status::GenericFailure, format!("{error}{hint}"))
+}

@@ -1,0 +1,124 @@
+//! Options from JS, converted into the core [`Config`]. The JS layer validates user input
+//! with precise messages first; these checks are the last line of defence.
+
+use std::time::Duration;
+
+use napi_derive::napi;
+
+use crate::{
+    binding::errors::invalid_arg,
+    core::{
+        channel::validate_category,
+        config::{ChannelSpec, Config, CorsPolicy},
+    },
+};
+
+/// A channel category the server accepts joins for.
+#[napi(object, js_name = "NativeChannelSpec")]
+pub struct JsChannelSpec {
+    /// The category, e.g. `chat` (no `:`).
+    pub category: String,
+    /// Whether joins run the app's access check.
+    pub has_access_check: bool,
+}
+
+/// Options of a native server. Every field but `channels` is optional; the defaults are the
+/// core's (see the README's "Options" table).
+#[napi(object, js_name = "NativeServerOptions")]
+pub struct JsServerOptions {
+    /// Engine.IO path, default `/socket.io`.
+    pub path: Option<String>,
+    /// Allowed origins; absent means any origin (`*`).
+    pub cors_origins: Option<Vec<String>>,
+    /// The registered channel categories.
+    pub channels: Vec<JsChannelSpec>,
+    /// Milliseconds `authenticate` may take, default 10000.
+    pub auth_timeout_ms: Option<u32>,
+    /// Milliseconds an access check may take, default 5000.
+    pub access_check_timeout_ms: Option<u32>,
+    /// Engine.IO ping interval in milliseconds, default 25000.
+    pub ping_interval_ms: Option<u32>,
+    /// Engine.IO ping timeout in milliseconds, default 20000.
+    pub ping_timeout_ms: Option<u32>,
+    /// Milliseconds a client may take to join the namespace, default 45000.
+    pub connect_timeout_ms: Option<u32>,
+    /// Largest packet in bytes, default 1e6.
+    pub max_http_buffer_size: Option<u32>,
+    /// Packets one socket's send queue holds before it counts as a slow consumer, default 4096.
+    pub max_buffered_packets: Option<u32>,
+    /// Channels one socket may be in, default 1000.
+    pub max_channels_per_socket: Option<u32>,
+    /// Joins one socket may have waiting on access checks, default 32.
+    pub max_pending_joins_per_socket: Option<u32>,
+}
+
+fn millis(value: Option<u32>, default: Duration) -> Duration {
+    value.map(|ms| Duration::from_millis(ms.into())).unwrap_or(default)
+}
+
+fn count(value: Option<u32>, default: usize, field: &str) -> napi::Result<usize> {
+    match value {
+        None => Ok(default),
+        Some(0) => Err(invalid_arg(format!("{field} must be at least 1"))),
+        Some(n) => Ok(n as usize),
+    }
+}
+
+impl TryFrom<JsServerOptions> for Config {
+    type Error = napi::Error;
+
+    fn try_from(options: JsServerOptions) -> napi::Result<Config> {
+        let defaults = Config::default();
+        let path = options.path.unwrap_or(defaults.path.clone());
+        if !path.starts_with('/') {
+            return Err(invalid_arg(format!("path must start with '/', got {path:?}")));
+        }
+        let mut channels = Vec::with_capacity(options.channels.len());
+        for spec in options.channels {
+            validate_category(&spec.category, defaults.max_channel_name_len).map_err(|e| {
+                invalid_arg(format!("channel category {:?} is invalid: {e}", spec.category))
+            })?;
+            if channels.iter().any(|c: &ChannelSpec| c.category == spec.category) {
+                return Err(invalid_arg(format!(
+                    "channel category {:?} is registered twice; each category may appear once",
+                    spec.category
+                )));
+            }
+            channels.push(ChannelSpec {
+                category: spec.category,
+                has_access_check: spec.has_access_check,
+            });
+        }
+        Ok(Config {
+            path: path.trim_end_matches('/').to_owned(),
+            cors: options.cors_origins.map_or(CorsPolicy::Any, CorsPolicy::List),
+            channels,
+            authenticate: false,
+            auth_timeout: millis(options.auth_timeout_ms, defaults.auth_timeout),
+            access_check_timeout: millis(
+                options.access_check_timeout_ms,
+                defaults.access_check_timeout,
+            ),
+            ping_interval: millis(options.ping_interval_ms, defaults.ping_interval),
+            ping_timeout: millis(options.ping_timeout_ms, defaults.ping_timeout),
+            connect_timeout: millis(options.connect_timeout_ms, defaults.connect_timeout),
+            max_payload: options.max_http_buffer_size.map_or(defaults.max_payload, u64::from),
+            max_buffered_packets: count(
+                options.max_buffered_packets,
+                defaults.max_buffered_packets,
+                "maxBufferedPackets",
+            )?,
+            max_channels_per_socket: count(
+                options.max_channels_per_socket,
+                defaults.max_channels_per_socket,
+                "maxChannelsPerSocket",
+            )?,
+            max_pending_joins_per_socket: count(
+                options.max_pending_joins_per_socket,
+                defaults.max_pending_joins_per_socket,
+                "maxPendingJoinsPerSocket",
+            )?,
+            ..defaults
+        })
+    }
+}

@@ -1,0 +1,152 @@
+//! The `NativeServer` class: one core [`Server`] driven by the JS layer (`lib/`).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, Method, Request};
+use http_body_util::Full;
+use napi::bindgen_prelude::Buffer;
+use napi_derive::napi;
+
+use crate::{
+    binding::{
+        errors::{broadcast_error, invalid_arg, serve_error},
+        hooks::{AuthenticateFn, CheckAccessFn, ForgetFn, JsHooks},
+        options::JsServerOptions,
+        runtime,
+    },
+    core::{config::Config, server::Server},
+};
+
+/// An HTTP request Node received under the server's path (attach mode, long-polling).
+#[napi(object, js_name = "ForwardedRequest")]
+pub struct JsForwardedRequest {
+    /// `GET`, `POST`, `OPTIONS`, ...
+    pub method: String,
+    /// Path and query, e.g. `/socket.io/?EIO=4&transport=polling`.
+    pub url: String,
+    /// Node's `req.rawHeaders`: name, value, name, value, ...
+    pub raw_headers: Vec<String>,
+    /// The request body.
+    pub body: Buffer,
+}
+
+/// The answer to a [`JsForwardedRequest`].
+#[napi(object, js_name = "ForwardedResponse")]
+pub struct JsForwardedResponse {
+    /// HTTP status code.
+    pub status: u32,
+    /// Header names and values, alternating.
+    pub headers: Vec<String>,
+    /// The response body.
+    pub body: Buffer,
+}
+
+/// The native Socket.IO server. Used by the JS layer (`startWebsocketServer`); not meant to
+/// be constructed by apps directly.
+#[napi(js_name = "NativeServer")]
+pub struct JsNativeServer {
+    server: Arc<Server>,
+}
+
+#[napi]
+impl JsNativeServer {
+    /// Builds a server. `authenticate`, `checkAccess` and `forget` are the JS layer's
+    /// dispatchers; without `authenticate` every connection is anonymous.
+    #[napi(constructor)]
+    pub fn new(
+        options: JsServerOptions,
+        #[napi(
+            ts_arg_type = "((sid: string, token: string | null) => Promise<string | null>) | undefined | null"
+        )]
+        authenticate: Option<AuthenticateFn>,
+        #[napi(
+            ts_arg_type = "((sid: string, category: string, id: string) => Promise<number>) | undefined | null"
+        )]
+        check_access: Option<CheckAccessFn>,
+        #[napi(ts_arg_type = "((sid: string) => void) | undefined | null")] forget: Option<
+            ForgetFn,
+        >,
+    ) -> napi::Result<Self> {
+        let mut config = Config::try_from(options)?;
+        config.authenticate = authenticate.is_some();
+        let hooks = Arc::new(JsHooks::new(authenticate, check_access, forget));
+        let server = Server::start(config, hooks, runtime::handle());
+        Ok(Self { server })
+    }
+
+    /// Standalone mode: listens on `host:port` (0 = any free port); resolves to the port.
+    #[napi]
+    pub async fn listen(&self, host: String, port: u32) -> napi::Result<u32> {
+        let port = u16::try_from(port)
+            .map_err(|_| invalid_arg(format!("port must be between 0 and 65535, got {port}")))?;
+        let addr = self.server.listen(&host, port).await.map_err(serve_error)?;
+        Ok(addr.port().into())
+    }
+
+    /// Attach mode: takes over the upgraded TCP connection `fd` (duplicated; the caller
+    /// destroys its own socket afterwards), replaying `head` (the request head and any bytes
+    /// Node already read) first.
+    #[napi]
+    pub fn adopt(&self, fd: i32, head: Buffer) -> napi::Result<()> {
+        #[cfg(unix)]
+        {
+            self.server.adopt_fd(fd, Bytes::copy_from_slice(&head)).map_err(serve_error)
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = (fd, head);
+            Err(invalid_arg("adopting a file descriptor is only supported on Unix"))
+        }
+    }
+
+    /// Attach mode: answers one HTTP request Node received under the server's path.
+    #[napi]
+    pub async fn forward(&self, request: JsForwardedRequest) -> napi::Result<JsForwardedResponse> {
+        let request = build_request(request)?;
+        let response = self.server.forward(request).await.map_err(serve_error)?;
+        let (parts, body) = response.into_parts();
+        let mut headers = Vec::with_capacity(parts.headers.len() * 2);
+        for (name, value) in &parts.headers {
+            headers.push(name.as_str().to_owned());
+            headers.push(String::from_utf8_lossy(value.as_bytes()).into_owned());
+        }
+        Ok(JsForwardedResponse {
+            status: parts.status.as_u16().into(),
+            headers,
+            body: body.to_vec().into(),
+        })
+    }
+
+    /// Queues `json` (JSON text, serialized once by the caller) as event `category` to every
+    /// member of `category:id`. Synchronous and cheap: delivery happens on the runtime.
+    #[napi]
+    pub fn broadcast(&self, category: String, id: String, json: String) -> napi::Result<()> {
+        self.server.broadcast(&category, &id, json).map_err(broadcast_error)
+    }
+
+    /// Stops accepting, disconnects every client and releases the port.
+    #[napi]
+    pub async fn close(&self) -> napi::Result<()> {
+        self.server.close().await;
+        Ok(())
+    }
+}
+
+fn build_request(request: JsForwardedRequest) -> napi::Result<Request<Full<Bytes>>> {
+    let method = Method::from_bytes(request.method.as_bytes())
+        .map_err(|_| invalid_arg(format!("invalid HTTP method {:?}", request.method)))?;
+    let mut builder = Request::builder().method(method).uri(&request.url);
+    for pair in request.raw_headers.chunks_exact(2) {
+        let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(pair[0].as_bytes()),
+            HeaderValue::from_bytes(pair[1].as_bytes()),
+        ) else {
+            continue;
+        };
+        builder = builder.header(name, value);
+    }
+    builder
+        .body(Full::new(Bytes::copy_from_slice(&request.body)))
+        .map_err(|e| invalid_arg(format!("invalid forwarded request: {e}")))
+}

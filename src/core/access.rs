@@ -1,0 +1,86 @@
+//! The join and leave flow of `PROTOCOL.md` ("Client → server events").
+
+use serde_json::{json, Value};
+use socketioxide::extract::SocketRef;
+
+use std::sync::Arc;
+
+use crate::core::{
+    channel::ChannelName,
+    errors::JoinError,
+    hooks::AccessVerdict,
+    protocol::{JOINED_CHANNEL, JOIN_ERROR, LEFT_CHANNEL},
+    session::{Shared, SocketState},
+};
+
+/// Handles `joinChannel`: replies `joinedChannel` or `joinError { channel, error }`.
+pub async fn handle_join(shared: &Shared, socket: &SocketRef, requested: Value) {
+    match join(shared, socket, &requested).await {
+        Ok(Some(channel)) => {
+            let _ = socket.emit(JOINED_CHANNEL, channel.as_str());
+        }
+        Ok(None) => {} // the socket went away while its check ran
+        Err(error) => {
+            tracing::debug!(sid = %socket.id, channel = %requested, %error, "join refused");
+            let reply = json!({ "channel": requested, "error": error.to_string() });
+            let _ = socket.emit(JOIN_ERROR, &reply);
+        }
+    }
+}
+
+/// Handles `leaveChannel`: leaves the room and replies `leftChannel`. Non-string names are
+/// ignored, as there is no room they could name.
+pub fn handle_leave(socket: &SocketRef, requested: Value) {
+    if let Value::String(name) = requested {
+        socket.leave(name.clone());
+        let _ = socket.emit(LEFT_CHANNEL, &name);
+    }
+}
+
+async fn join(
+    shared: &Shared,
+    socket: &SocketRef,
+    requested: &Value,
+) -> Result<Option<ChannelName>, JoinError> {
+    let config = &shared.config;
+    let name = requested.as_str().ok_or(JoinError::NotAString)?;
+    let channel = ChannelName::parse(name, config.max_channel_name_len)?;
+    let has_check = *shared.categories.get(channel.category()).ok_or(JoinError::UnknownCategory)?;
+
+    let rooms = socket.rooms();
+    let already_in = rooms.iter().any(|room| room == channel.as_str());
+    if !already_in && rooms.len() >= config.max_channels_per_socket {
+        return Err(JoinError::TooManyChannels { limit: config.max_channels_per_socket });
+    }
+
+    if has_check {
+        let limit = config.max_pending_joins_per_socket;
+        let state = socket.extensions.get::<Arc<SocketState>>();
+        let _slot = state
+            .as_ref()
+            .and_then(|s| s.reserve_pending_join(limit))
+            .ok_or(JoinError::TooManyPendingJoins { limit })?;
+        let check = shared.hooks.check_access(
+            socket.id.to_string(),
+            channel.category().to_owned(),
+            channel.id().to_owned(),
+        );
+        match tokio::time::timeout(config.access_check_timeout, check).await {
+            Ok(AccessVerdict::Allowed) => {}
+            Ok(AccessVerdict::Denied) => return Err(JoinError::Denied),
+            Ok(AccessVerdict::Failed) => return Err(JoinError::CheckFailed),
+            Err(_) => return Err(JoinError::CheckTimedOut),
+        }
+    }
+
+    if !socket.connected() {
+        return Ok(None);
+    }
+    socket.join(channel.as_str().to_owned());
+    // A disconnect racing the join would otherwise leave the socket id behind in the room.
+    if !socket.connected() {
+        socket.leave(channel.as_str().to_owned());
+        return Ok(None);
+    }
+    Ok(Some(channel))
+}

@@ -1,0 +1,137 @@
+//! Server configuration: every limit and timeout, with its default in one place.
+
+use std::time::Duration;
+
+use crate::core::protocol::DEFAULT_PATH;
+
+/// Which origins may talk to the server over HTTP (long-polling, preflight) and WebSocket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsPolicy {
+    /// Any origin (`Access-Control-Allow-Origin: *`), Modelence's setting. Default.
+    Any,
+    /// Only these exact origins (e.g. `https://app.example.com`); others get `403`.
+    List(Vec<String>),
+}
+
+impl CorsPolicy {
+    /// Whether a request carrying this `Origin` header may proceed.
+    /// Requests without an `Origin` (non-browser clients) are always allowed.
+    pub fn allows(&self, origin: Option<&str>) -> bool {
+        match (self, origin) {
+            (CorsPolicy::Any, _) | (_, None) => true,
+            (CorsPolicy::List(list), Some(origin)) => list.iter().any(|o| o == origin),
+        }
+    }
+}
+
+/// A registered channel category and whether it has an access check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelSpec {
+    /// The category, e.g. `chat`.
+    pub category: String,
+    /// Whether joins must pass the app's `canAccessChannel` check.
+    pub has_access_check: bool,
+}
+
+/// Everything the core needs to run one server.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Engine.IO request path. Default `/socket.io`.
+    pub path: String,
+    /// Allowed origins. Default [`CorsPolicy::Any`].
+    pub cors: CorsPolicy,
+    /// The channels clients may join. Default: none.
+    pub channels: Vec<ChannelSpec>,
+    /// Whether connections go through the app's `authenticate`. Default `false` (anonymous).
+    pub authenticate: bool,
+    /// How long `authenticate` may take before the connection is refused. Default 10 s.
+    pub auth_timeout: Duration,
+    /// How long an access check may take before the join is denied. Default 5 s.
+    pub access_check_timeout: Duration,
+    /// Engine.IO ping interval. Default 25 s (Socket.IO's).
+    pub ping_interval: Duration,
+    /// How long to wait for a pong before closing. Default 20 s (Socket.IO's).
+    pub ping_timeout: Duration,
+    /// How long a client may take to connect to a namespace after the handshake. Default 45 s.
+    pub connect_timeout: Duration,
+    /// Largest accepted packet or polling body, in bytes; larger ones close that connection.
+    /// Default 1,000,000 (Socket.IO's `maxHttpBufferSize`).
+    pub max_payload: u64,
+    /// Packets that may wait in one socket's send queue. A client that lets it fill up misses
+    /// deliveries and is reported; see `docs/ARCHITECTURE.md`. Default 4096.
+    pub max_buffered_packets: usize,
+    /// Longest channel name, in bytes. Default 256.
+    pub max_channel_name_len: usize,
+    /// Longest auth token, in bytes; longer ones are refused at the handshake. Default 8192.
+    pub max_token_len: usize,
+    /// Channels one socket may be in at once; further joins get `joinError`. Default 1000.
+    pub max_channels_per_socket: usize,
+    /// Joins one socket may have waiting on access checks; further joins get `joinError`.
+    /// Default 32.
+    pub max_pending_joins_per_socket: usize,
+    /// Broadcasts that may wait for the fan-out task; when full, `broadcast` waits for room
+    /// (backpressure on the caller) rather than dropping. Default 65,536.
+    pub broadcast_queue_capacity: usize,
+    /// How long `close()` waits for connections to finish before cutting them. Default 2 s.
+    pub close_grace: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            path: DEFAULT_PATH.to_owned(),
+            cors: CorsPolicy::Any,
+            channels: Vec::new(),
+            authenticate: false,
+            auth_timeout: Duration::from_secs(10),
+            access_check_timeout: Duration::from_secs(5),
+            ping_interval: Duration::from_millis(25_000),
+            ping_timeout: Duration::from_millis(20_000),
+            connect_timeout: Duration::from_millis(45_000),
+            max_payload: 1_000_000,
+            max_buffered_packets: 4096,
+            max_channel_name_len: 256,
+            max_token_len: 8192,
+            max_channels_per_socket: 1000,
+            max_pending_joins_per_socket: 32,
+            broadcast_queue_capacity: 65_536,
+            close_grace: Duration::from_secs(2),
+        }
+    }
+}
+
+impl Config {
+    /// The spec of a registered category, if any.
+    pub fn channel(&self, category: &str) -> Option<&ChannelSpec> {
+        self.channels.iter().find(|c| c.category == category)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cors_any_allows_everything() {
+        assert!(CorsPolicy::Any.allows(Some("https://evil.example")));
+        assert!(CorsPolicy::Any.allows(None));
+    }
+
+    #[test]
+    fn cors_list_allows_only_listed_origins() {
+        let cors = CorsPolicy::List(vec!["https://app.example".into()]);
+        assert!(cors.allows(Some("https://app.example")));
+        assert!(!cors.allows(Some("https://evil.example")));
+        assert!(cors.allows(None));
+    }
+
+    #[test]
+    fn defaults_match_socket_io() {
+        let c = Config::default();
+        assert_eq!(c.path, "/socket.io");
+        assert_eq!(c.ping_interval, Duration::from_secs(25));
+        assert_eq!(c.ping_timeout, Duration::from_secs(20));
+        assert_eq!(c.max_payload, 1_000_000);
+        assert_eq!(c.access_check_timeout, Duration::from_secs(5));
+    }
+}

@@ -1,0 +1,158 @@
+//! One client TCP (or bridged) connection: bytes replayed in front of the stream, and a
+//! kill switch that aborts it from outside (slow consumers, `close()`).
+
+use std::{
+    io,
+    pin::Pin,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    task::{Context, Poll},
+};
+
+use bytes::{Buf, Bytes};
+use futures_util::task::AtomicWaker;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// Aborts one connection: every later read or write fails, and pending ones wake up to fail.
+#[derive(Debug, Default)]
+pub struct KillSwitch {
+    killed: AtomicBool,
+    read_waker: AtomicWaker,
+    write_waker: AtomicWaker,
+}
+
+impl KillSwitch {
+    /// Aborts the connection. Idempotent.
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::Release);
+        self.read_waker.wake();
+        self.write_waker.wake();
+    }
+
+    fn check(&self, waker: &AtomicWaker, cx: &Context<'_>) -> io::Result<()> {
+        waker.register(cx.waker());
+        if self.killed.load(Ordering::Acquire) {
+            Err(io::Error::new(io::ErrorKind::ConnectionAborted, "connection closed by the server"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// A connection's IO: first the `prefix` bytes (what Node had already read), then `inner`;
+/// every operation fails once the [`KillSwitch`] is pulled.
+pub struct ClientIo<I> {
+    prefix: Bytes,
+    inner: I,
+    kill: Arc<KillSwitch>,
+}
+
+impl<I> ClientIo<I> {
+    /// Wraps `inner`, replaying `prefix` before its own bytes.
+    pub fn new(inner: I, prefix: Bytes, kill: Arc<KillSwitch>) -> Self {
+        Self { prefix, inner, kill }
+    }
+}
+
+impl<I: AsyncRead + Unpin> AsyncRead for ClientIo<I> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        this.kill.check(&this.kill.read_waker, cx)?;
+        if !this.prefix.is_empty() {
+            let n = this.prefix.len().min(buf.remaining());
+            buf.put_slice(&this.prefix[..n]);
+            this.prefix.advance(n);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.inner).poll_read(cx, buf)
+    }
+}
+
+impl<I: AsyncWrite + Unpin> AsyncWrite for ClientIo<I> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.kill.check(&self.kill.write_waker, cx)?;
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.kill.check(&self.kill.write_waker, cx)?;
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.kill.check(&self.kill.write_waker, cx)?;
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Takes ownership of a connected TCP socket handed over by Node (attach mode): duplicates the
+/// descriptor (Node closes its own copy afterwards) and registers it with the tokio reactor.
+/// Must run inside the runtime.
+#[cfg(unix)]
+pub fn adopt_tcp_fd(fd: std::os::fd::RawFd) -> io::Result<tokio::net::TcpStream> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: fcntl on a caller-supplied descriptor only reads it; the result is checked.
+    let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    if dup < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `dup` is a fresh descriptor that nothing else owns.
+    let std_stream = unsafe { std::net::TcpStream::from_raw_fd(dup) };
+    std_stream.set_nonblocking(true)?;
+    std_stream.set_nodelay(true)?;
+    tokio::net::TcpStream::from_std(std_stream)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn replays_the_prefix_then_reads_the_stream() {
+        let (a, mut b) = tokio::io::duplex(64);
+        b.write_all(b" world").await.unwrap();
+        drop(b);
+        let mut io = ClientIo::new(a, Bytes::from_static(b"hello"), Arc::default());
+        let mut out = String::new();
+        io.read_to_string(&mut out).await.unwrap();
+        assert_eq!(out, "hello world");
+    }
+
+    #[tokio::test]
+    async fn kill_wakes_a_pending_read_with_an_error() {
+        let (a, _b) = tokio::io::duplex(64);
+        let kill = Arc::new(KillSwitch::default());
+        let mut io = ClientIo::new(a, Bytes::new(), kill.clone());
+        let reader = tokio::spawn(async move {
+            let mut buf = [0u8; 8];
+            io.read(&mut buf).await
+        });
+        tokio::task::yield_now().await;
+        kill.kill();
+        let err = reader.await.unwrap().unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionAborted);
+    }
+}

@@ -1,0 +1,31 @@
+//! The app's code, as the core sees it: a trait the binding implements over JS callbacks.
+
+use std::{future::Future, pin::Pin};
+
+/// A boxed future, as returned by [`AppHooks`].
+pub type HookFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// What an access check answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessVerdict {
+    /// The check resolved `true`.
+    Allowed,
+    /// The check resolved `false`.
+    Denied,
+    /// The check threw, rejected or resolved a non-boolean (the app side has logged why).
+    Failed,
+}
+
+/// The app-side callbacks the core awaits. Implementations must not block; the core bounds
+/// every returned future with a timeout.
+pub trait AppHooks: Send + Sync + 'static {
+    /// Authenticates a new connection `sid` with the handshake's token. `Ok` means the app
+    /// stored an auth context for `sid`; `Err` carries the message to refuse with.
+    fn authenticate(&self, sid: String, token: Option<String>) -> HookFuture<Result<(), String>>;
+
+    /// Runs the access check of `category` for connection `sid` joining `category:id`.
+    fn check_access(&self, sid: String, category: String, id: String) -> HookFuture<AccessVerdict>;
+
+    /// Connection `sid` is gone: drop whatever the app keeps for it. Fire and forget.
+    fn forget(&self, sid: String);
+}

@@ -1,0 +1,111 @@
+//! The HTTP entry point in front of the Socket.IO service: CORS, preflight, and tagging each
+//! request with its connection's kill switch.
+
+use std::{convert::Infallible, fmt::Debug, future::Future, pin::Pin, sync::Arc};
+
+use bytes::Bytes;
+use engineioxide::service::NotFoundService;
+use http::{header, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{combinators::BoxBody, BodyExt, Full};
+use hyper::body::Body;
+use socketioxide::service::SocketIoService;
+
+use crate::core::{config::CorsPolicy, connection::KillSwitch};
+
+/// The kill switch of the connection a request arrived on, stored in the request's
+/// extensions so that a socket can be aborted later (see `socketioxide::Socket::req_parts`).
+#[derive(Clone, Debug)]
+pub struct ConnectionKill(pub Arc<KillSwitch>);
+
+/// Response body: the Socket.IO service's own, or a short one of ours.
+pub type EntryBody = BoxBody<Bytes, Infallible>;
+
+/// A hyper service: CORS checks, then the Socket.IO service.
+#[derive(Clone)]
+pub struct HttpEntry {
+    sio: SocketIoService<NotFoundService>,
+    cors: Arc<CorsPolicy>,
+    kill: Option<Arc<KillSwitch>>,
+}
+
+impl HttpEntry {
+    /// An entry for `sio` with the given CORS policy, not tied to any connection.
+    pub fn new(sio: SocketIoService<NotFoundService>, cors: CorsPolicy) -> Self {
+        Self { sio, cors: Arc::new(cors), kill: None }
+    }
+
+    /// The same entry, tagging requests with the kill switch of one connection.
+    pub fn for_connection(&self, kill: Arc<KillSwitch>) -> Self {
+        Self { kill: Some(kill), ..self.clone() }
+    }
+}
+
+fn short_response(status: StatusCode, text: &'static str) -> Response<EntryBody> {
+    let mut res = Response::new(Full::new(Bytes::from_static(text.as_bytes())).boxed());
+    *res.status_mut() = status;
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    res
+}
+
+fn allow_origin_value(cors: &CorsPolicy, origin: Option<&HeaderValue>) -> Option<HeaderValue> {
+    match (cors, origin) {
+        (CorsPolicy::Any, _) => Some(HeaderValue::from_static("*")),
+        (CorsPolicy::List(_), Some(origin)) => Some(origin.clone()),
+        (CorsPolicy::List(_), None) => None,
+    }
+}
+
+fn add_cors_headers<B>(res: &mut Response<B>, allow_origin: Option<HeaderValue>) {
+    if let Some(value) = allow_origin {
+        let headers = res.headers_mut();
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+        headers.append(header::VARY, HeaderValue::from_static("Origin"));
+    }
+}
+
+type EntryFuture = Pin<Box<dyn Future<Output = Result<Response<EntryBody>, Infallible>> + Send>>;
+
+impl<B> hyper::service::Service<Request<B>> for HttpEntry
+where
+    B: Body + Send + Unpin + Debug + 'static,
+    B::Error: Debug,
+    B::Data: Send,
+{
+    type Response = Response<EntryBody>;
+    type Error = Infallible;
+    type Future = EntryFuture;
+
+    fn call(&self, mut req: Request<B>) -> Self::Future {
+        let origin = req.headers().get(header::ORIGIN).cloned();
+        let origin_str = origin.as_ref().and_then(|o| o.to_str().ok());
+        if origin.is_some() && (origin_str.is_none() || !self.cors.allows(origin_str)) {
+            return Box::pin(async {
+                Ok(short_response(StatusCode::FORBIDDEN, "origin not allowed"))
+            });
+        }
+        let allow_origin = allow_origin_value(&self.cors, origin.as_ref());
+        if req.method() == Method::OPTIONS {
+            let mut res = short_response(StatusCode::NO_CONTENT, "");
+            let headers = res.headers_mut();
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static("GET, POST"),
+            );
+            if let Some(requested) = req.headers().get(header::ACCESS_CONTROL_REQUEST_HEADERS) {
+                headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, requested.clone());
+            }
+            add_cors_headers(&mut res, allow_origin);
+            return Box::pin(async { Ok(res) });
+        }
+        if let Some(kill) = &self.kill {
+            req.extensions_mut().insert(ConnectionKill(kill.clone()));
+        }
+        let fut = hyper::service::Service::call(&self.sio, req);
+        Box::pin(async move {
+            let mut res = fut.await?.map(BodyExt::boxed);
+            add_cors_headers(&mut res, allow_origin);
+            Ok(res)
+        })
+    }
+}

@@ -1,0 +1,14 @@
+//! The plain-Rust core: no Node, no napi. It builds and tests with `cargo test`.
+
+pub mod access;
+pub mod auth;
+pub mod channel;
+pub mod config;
+pub mod connection;
+pub mod errors;
+pub mod fanout;
+pub mod hooks;
+pub mod http;
+pub mod protocol;
+pub mod server;
+pub mod session;

@@ -1,0 +1,256 @@
+//! One running websocket server: assembles the Socket.IO service, takes connections (its own
+//! listener, adopted file descriptors, forwarded requests, bridged streams) and closes them all.
+
+use std::{
+    net::SocketAddr,
+    sync::{Arc, Mutex, Weak},
+};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::{BodyExt, Full};
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
+use serde_json::{value::RawValue, Value};
+use socketioxide::{
+    extract::{SocketRef, TryData},
+    handler::ConnectHandler,
+    SocketIo,
+};
+use tokio::{
+    io::{AsyncRead, AsyncWrite},
+    runtime::Handle,
+    sync::OnceCell,
+};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+use crate::core::{
+    channel::room_name,
+    config::Config,
+    connection::{ClientIo, KillSwitch},
+    errors::{BroadcastError, ServeError},
+    fanout::{Broadcast, BroadcastQueue},
+    hooks::AppHooks,
+    http::HttpEntry,
+    session::Shared,
+};
+
+/// Standalone listen backlog: Node's default, since tokio's 128 overflows in connect storms.
+const LISTEN_BACKLOG: i32 = 511;
+
+/// A running server. Cheap to share; every method may be called from any thread.
+pub struct Server {
+    io: SocketIo,
+    entry: HttpEntry,
+    broadcasts: BroadcastQueue,
+    config: Arc<Shared>,
+    runtime: Handle,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+    connections: Mutex<Vec<Weak<KillSwitch>>>,
+    closed: OnceCell<()>,
+}
+
+impl Server {
+    /// Builds the Socket.IO service for `config` on `runtime`, calling `hooks` for the app.
+    pub fn start(config: Config, hooks: Arc<dyn AppHooks>, runtime: Handle) -> Arc<Self> {
+        let _entered = runtime.enter();
+        let (sio, io) = SocketIo::builder()
+            .req_path(config.path.clone())
+            .ping_interval(config.ping_interval)
+            .ping_timeout(config.ping_timeout)
+            .connect_timeout(config.connect_timeout)
+            .max_payload(config.max_payload)
+            .max_buffer_size(config.max_buffered_packets)
+            .build_svc();
+        let categories =
+            config.channels.iter().map(|c| (c.category.clone(), c.has_access_check)).collect();
+        let entry = HttpEntry::new(sio, config.cors.clone());
+        let shutdown = CancellationToken::new();
+        let (broadcasts, drain) =
+            BroadcastQueue::new(io.clone(), config.broadcast_queue_capacity, shutdown.clone());
+        let shared = Arc::new(Shared { config, categories, hooks });
+
+        let on_connect = shared.clone();
+        let middleware = move |s: SocketRef, TryData(auth): TryData<Value>| {
+            on_connect.clone().on_connect(s, auth)
+        };
+        io.ns("/", connected.with(middleware));
+
+        let tasks = TaskTracker::new();
+        tasks.spawn_on(drain, &runtime);
+        Arc::new(Self {
+            io,
+            entry,
+            broadcasts,
+            config: shared,
+            runtime,
+            shutdown,
+            tasks,
+            connections: Mutex::new(Vec::new()),
+            closed: OnceCell::new(),
+        })
+    }
+
+    /// The configuration the server runs with.
+    pub fn config(&self) -> &Config {
+        &self.config.config
+    }
+
+    fn ensure_open(&self) -> Result<(), ServeError> {
+        if self.shutdown.is_cancelled() {
+            Err(ServeError::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Standalone mode: listens on `host:port` (port 0 = any free port) and serves every
+    /// connection until [`Server::close`]. Returns the bound address.
+    pub async fn listen(self: &Arc<Self>, host: &str, port: u16) -> Result<SocketAddr, ServeError> {
+        self.ensure_open()?;
+        let listen_error = |source| ServeError::Listen { addr: format!("{host}:{port}"), source };
+        let addr = tokio::net::lookup_host((host, port))
+            .await
+            .map_err(listen_error)?
+            .next()
+            .ok_or_else(|| listen_error(std::io::ErrorKind::AddrNotAvailable.into()))?;
+        let listener = bind(addr).map_err(listen_error)?;
+        let local = listener.local_addr().map_err(listen_error)?;
+        let server = self.clone();
+        self.tasks.spawn_on(async move { server.accept_loop(listener).await }, &self.runtime);
+        Ok(local)
+    }
+
+    async fn accept_loop(self: Arc<Self>, listener: tokio::net::TcpListener) {
+        loop {
+            tokio::select! {
+                _ = self.shutdown.cancelled() => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _peer)) => {
+                        let _ = stream.set_nodelay(true);
+                        self.serve_io(stream, Bytes::new());
+                    }
+                    Err(error) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!(%error, "accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    }
+                },
+            }
+        }
+    }
+
+    /// Attach mode on Unix: takes over a TCP connection whose request head Node already read.
+    /// `fd` is duplicated (the caller closes its own copy); `head` is replayed first.
+    #[cfg(unix)]
+    pub fn adopt_fd(&self, fd: std::os::fd::RawFd, head: Bytes) -> Result<(), ServeError> {
+        self.ensure_open()?;
+        let _entered = self.runtime.enter();
+        let stream = crate::core::connection::adopt_tcp_fd(fd).map_err(ServeError::Adopt)?;
+        self.serve_io(stream, head);
+        Ok(())
+    }
+
+    /// Serves HTTP/1 (with upgrades) on any byte stream, after replaying `prefix`.
+    pub fn serve_io<I>(&self, io: I, prefix: Bytes)
+    where
+        I: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
+        let kill = Arc::new(KillSwitch::default());
+        self.track(&kill);
+        let entry = self.entry.for_connection(kill.clone());
+        let io = TokioIo::new(ClientIo::new(io, prefix, kill));
+        let shutdown = self.shutdown.clone();
+        self.tasks.spawn_on(
+            async move {
+                let conn = http1::Builder::new().serve_connection(io, entry).with_upgrades();
+                tokio::pin!(conn);
+                tokio::select! {
+                    result = conn.as_mut() => {
+                        if let Err(error) = result {
+                            tracing::debug!(%error, "connection ended with an error");
+                        }
+                    }
+                    _ = shutdown.cancelled() => {
+                        conn.as_mut().graceful_shutdown();
+                        let _ = conn.await;
+                    }
+                }
+            },
+            &self.runtime,
+        );
+    }
+
+    fn track(&self, kill: &Arc<KillSwitch>) {
+        let mut connections = self.connections.lock().unwrap_or_else(|e| e.into_inner());
+        if connections.len() == connections.capacity() {
+            connections.retain(|c| c.strong_count() > 0);
+        }
+        connections.push(Arc::downgrade(kill));
+    }
+
+    /// Attach mode: answers one HTTP request (long-polling, handshake) that Node received.
+    pub async fn forward(&self, req: Request<Full<Bytes>>) -> Result<Response<Bytes>, ServeError> {
+        self.ensure_open()?;
+        let res = match hyper::service::Service::call(&self.entry, req).await {
+            Ok(res) => res,
+            Err(never) => match never {},
+        };
+        let (parts, body) = res.into_parts();
+        let body = match body.collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(never) => match never {},
+        };
+        Ok(Response::from_parts(parts, body))
+    }
+
+    /// Queues `json` (JSON text) as event `category` to the members of `category:id`.
+    pub fn broadcast(&self, category: &str, id: &str, json: String) -> Result<(), BroadcastError> {
+        if self.shutdown.is_cancelled() {
+            return Err(BroadcastError::Closed);
+        }
+        let channel = room_name(category, id, self.config().max_channel_name_len)?;
+        let data = RawValue::from_string(json)?;
+        self.broadcasts.push(Broadcast { channel, data })
+    }
+
+    /// Stops accepting, disconnects every client, waits up to the configured grace for
+    /// connections to finish, then cuts the rest. Later calls wait for the first to finish.
+    pub async fn close(&self) {
+        self.closed
+            .get_or_init(|| async {
+                self.shutdown.cancel();
+                self.io.close().await;
+                self.tasks.close();
+                let grace = self.config().close_grace;
+                if tokio::time::timeout(grace, self.tasks.wait()).await.is_err() {
+                    tracing::debug!("close grace elapsed: cutting remaining connections");
+                }
+                let connections = std::mem::take(
+                    &mut *self.connections.lock().unwrap_or_else(|e| e.into_inner()),
+                );
+                for kill in connections.iter().filter_map(Weak::upgrade) {
+                    kill.kill();
+                }
+            })
+            .await;
+    }
+}
+
+/// The connect handler proper has nothing left to do: everything happens in the middleware,
+/// before the CONNECT is acknowledged.
+async fn connected(_socket: SocketRef) {}
+
+fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    tokio::net::TcpListener::from_std(socket.into())
+}

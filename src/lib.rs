@@ -1,0 +1,11 @@
+//! modelence-native-ws: the Modelence WebSocket layer as a Node.js native addon.
+//!
+//! The [`core`] owns the wire: the Socket.IO server (socketioxide over hyper), channels,
+//! the authentication and join flow with its timeouts, and broadcast fan-out. The
+//! [`binding`] is the only place that touches napi: it turns JS options into a core
+//! [`core::config::Config`], JS callbacks into [`core::hooks::AppHooks`], and core errors
+//! into JS errors. See `docs/ARCHITECTURE.md` for how data flows between them.
+#![warn(missing_docs)]
+
+pub mod binding;
+pub mod core;
