@@ -1,0 +1,99 @@
+// Authentication: authenticate(token) runs once per connection; a throw refuses it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ServerChannel } from '../lib/index.js';
+import { startServer, connect, join } from './support/helpers.mjs';
+
+const users = { 'token-ann': { user: { name: 'ann' }, session: { id: 's1' }, roles: ['admin'] } };
+async function authenticate(token) {
+  if (token === null) return { user: null, session: null, roles: [] };
+  const ctx = users[token];
+  if (!ctx) throw new Error('Invalid session token');
+  return ctx;
+}
+
+test('a good token connects and its auth context reaches the access check', async (t) => {
+  const seen = [];
+  const admin = new ServerChannel('admin', (ctx) => {
+    seen.push(ctx);
+    return ctx.roles.includes('admin');
+  });
+  const { url } = await startServer(t, { channels: [admin], authenticate });
+  const socket = await connect(t, url, { auth: { token: 'token-ann' } });
+  assert.deepEqual(await join(socket, 'admin:panel'), { joined: 'admin:panel' });
+  assert.deepEqual(seen, [
+    { user: { name: 'ann' }, session: { id: 's1' }, roles: ['admin'], channelId: 'panel', channel: 'admin:panel' },
+  ]);
+});
+
+test('authenticate is called once per connection, with null for anonymous visitors', async (t) => {
+  const tokens = [];
+  const { url } = await startServer(t, {
+    authenticate: (token) => {
+      tokens.push(token);
+      return { user: null, session: null, roles: [] };
+    },
+  });
+  await connect(t, url, { auth: { token: null } });
+  await connect(t, url);
+  await connect(t, url, { auth: { token: 'abc' } });
+  assert.deepEqual(tokens, [null, null, 'abc']);
+});
+
+test('a throwing authenticate refuses the connection with its message', async (t) => {
+  const { url } = await startServer(t, { authenticate });
+  const { error } = await connect(t, url, { auth: { token: 'forged' }, expectError: true });
+  assert.equal(error.message, 'Invalid session token');
+});
+
+test('a rejecting async authenticate refuses the connection with its message', async (t) => {
+  const { url } = await startServer(t, {
+    authenticate: async () => {
+      await new Promise((r) => setTimeout(r, 10));
+      throw new Error('Session expired');
+    },
+  });
+  const { error } = await connect(t, url, { auth: { token: 'old' }, expectError: true });
+  assert.equal(error.message, 'Session expired');
+});
+
+test('an authenticate that never settles is refused after authTimeoutMs', async (t) => {
+  const { url } = await startServer(t, { authenticate: () => new Promise(() => {}), authTimeoutMs: 200 });
+  const started = Date.now();
+  const { error } = await connect(t, url, { auth: { token: 'x' }, expectError: true });
+  assert.equal(error.message, 'Authentication timed out');
+  assert.ok(Date.now() - started < 3000);
+});
+
+test('a non-string or huge token is refused before authenticate runs', async (t) => {
+  let calls = 0;
+  const { url } = await startServer(t, {
+    authenticate: () => {
+      calls += 1;
+      return { user: null, session: null, roles: [] };
+    },
+  });
+  const numeric = await connect(t, url, { auth: { token: 42 }, expectError: true });
+  assert.equal(numeric.error.message, 'Invalid auth token: expected a string or null');
+  const huge = await connect(t, url, { auth: { token: 'x'.repeat(9000) }, expectError: true });
+  assert.equal(huge.error.message, 'Invalid auth token: longer than 8192 bytes');
+  assert.equal(calls, 0);
+});
+
+test('authenticate returning a non-object refuses with a generic message', async (t) => {
+  const { url } = await startServer(t, { authenticate: () => 'yes' });
+  const { error } = await connect(t, url, { auth: { token: 'x' }, expectError: true });
+  assert.equal(error.message, 'Authentication failed');
+});
+
+test('without authenticate every connection is anonymous', async (t) => {
+  let ctxSeen;
+  const open = new ServerChannel('open', (ctx) => {
+    ctxSeen = ctx;
+    return true;
+  });
+  const { url } = await startServer(t, { channels: [open] });
+  const socket = await connect(t, url, { auth: { token: 'ignored' } });
+  assert.deepEqual(await join(socket, 'open:1'), { joined: 'open:1' });
+  assert.deepEqual(ctxSeen, { user: null, session: null, roles: [], channelId: '1', channel: 'open:1' });
+});

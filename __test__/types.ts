@@ -1,0 +1,55 @@
+// Type tests: compiled with `tsc --noEmit` by `npm test`. A `@ts-expect-error` whose line
+// compiles fails the build, so each one proves the types reject that misuse.
+import http from 'node:http';
+import {
+  ServerChannel,
+  Module,
+  startWebsocketServer,
+  createWebsocketProvider,
+  type AuthContext,
+  type WebsocketServer,
+} from 'modelence-native-ws';
+
+type ChatMessage = { text: string; author: string };
+
+const chat = new ServerChannel<ChatMessage>('chat');
+chat.broadcast('room1', { text: 'hi', author: 'ann' });
+// @ts-expect-error: payload fields are checked against the channel's type
+chat.broadcast('r', { notAField: 1 });
+// @ts-expect-error: ids are strings
+chat.broadcast(1, { text: 'hi', author: 'ann' });
+
+const admin = new ServerChannel<{ level: number }>('admin', ({ roles, user, channelId, channel }) => {
+  const r: string[] = roles;
+  const id: string = channelId;
+  const c: string = channel;
+  void user;
+  return r.includes('admin') && id.length > 0 && c.length > 0;
+});
+const asyncCheck = new ServerChannel('notes', async (ctx: AuthContext) => ctx.user !== null);
+// @ts-expect-error: an access check returns a boolean (or a Promise of one)
+new ServerChannel('bad', () => 'yes');
+
+const mod = new Module('chat', { channels: [chat, admin, asyncCheck] });
+const name: string = mod.name;
+void name;
+
+async function main(): Promise<void> {
+  const server: WebsocketServer = await startWebsocketServer({
+    httpServer: http.createServer(),
+    modules: [mod],
+    authenticate: async (token) => ({ user: token ? { id: token } : null, session: null, roles: [] }),
+    cors: { origin: ['https://app.example'] },
+  });
+  const port: number = server.port;
+  void port;
+  await server.close();
+  // @ts-expect-error: authenticate must return an AuthContext
+  await startWebsocketServer({ port: 0, authenticate: () => 42 });
+
+  const provider = createWebsocketProvider({ authenticate: () => ({ user: null, session: null, roles: [] }) });
+  await provider.init({ httpServer: http.createServer(), channels: [{ category: 'chat', canAccessChannel: null }] });
+  provider.broadcast({ category: 'chat', id: 'r', data: { any: 'thing' } });
+  await provider.close();
+}
+void main;

@@ -1,0 +1,160 @@
+// Public types of modelence-native-ws. Hand-written: the generated `../index.d.ts` describes
+// only the internal native binding.
+import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+
+/** What `authenticate` resolves to, kept for the life of the connection. */
+export type AuthContext = {
+  /** The signed-in user, or null for anonymous visitors. */
+  user: unknown | null;
+  /** The session, or null. */
+  session: unknown | null;
+  /** The user's roles, e.g. `['admin']`. */
+  roles: string[];
+};
+
+/** What an access check receives: the auth context plus the channel being joined. */
+export type AccessCheckContext = AuthContext & {
+  /** The id part of the channel, e.g. `room123` for `chat:room123`. */
+  channelId: string;
+  /** The full channel name, e.g. `chat:room123`. */
+  channel: string;
+};
+
+/** Decides whether a connection may join a channel. A throw, rejection or timeout denies. */
+export type CanAccessChannel = (ctx: AccessCheckContext) => boolean | Promise<boolean>;
+
+/** Turns a session token (null for anonymous visitors) into an auth context; throw to refuse. */
+export type Authenticate = (token: string | null) => AuthContext | Promise<AuthContext>;
+
+/**
+ * A server-side channel category. Clients join `category:id`.
+ * @example
+ * const chat = new ServerChannel<{ text: string }>('chat', ({ user }) => user !== null);
+ * chat.broadcast('room123', { text: 'hello' });
+ */
+export declare class ServerChannel<T = unknown> {
+  constructor(category: string, canAccessChannel?: CanAccessChannel | null);
+  /** The category, the part of a channel name before the first `:`. */
+  readonly category: string;
+  /** The access check, or null when anyone may join. */
+  readonly canAccessChannel: CanAccessChannel | null;
+  /**
+   * Sends `data` (serialized once, as JSON) as event `<category>` to every member of
+   * `<category>:<id>` on every running server that registered this channel.
+   * @throws TypeError (`MNW_INVALID_ARGUMENT`, `MNW_UNSERIALIZABLE_DATA`) for bad arguments;
+   *   Error (`MNW_CHANNEL_NOT_REGISTERED`) when no running server registered this channel.
+   * @example
+   * chat.broadcast('room123', { text: 'hello' });
+   */
+  broadcast(id: string, data: T): void;
+}
+
+/**
+ * A named group of channels, as in a Modelence module.
+ * @example
+ * const chatModule = new Module('chat', { channels: [chat] });
+ */
+export declare class Module {
+  constructor(name: string, opts?: { channels?: ServerChannel<any>[] });
+  readonly name: string;
+  readonly channels: readonly ServerChannel<any>[];
+}
+
+/** A channel as Modelence passes it to a provider: a plain object. */
+export type ChannelLike = { category: string; canAccessChannel?: CanAccessChannel | Function | null };
+
+/** Options shared by `startWebsocketServer` and `createWebsocketProvider`. */
+export interface CommonOptions {
+  /** Turns the handshake's `auth.token` into an auth context. Default: everyone anonymous. */
+  authenticate?: Authenticate | null;
+  /** Allowed origins. Default `{ origin: '*' }`. */
+  cors?: { origin: string | string[] };
+  /** Engine.IO path. Default `'/socket.io'`. */
+  path?: string;
+  /** Milliseconds `authenticate` may take before the connection is refused. Default 10000. */
+  authTimeoutMs?: number;
+  /** Milliseconds an access check may take before the join is denied. Default 5000. */
+  accessCheckTimeoutMs?: number;
+  /** Engine.IO ping interval in ms. Default 25000. */
+  pingInterval?: number;
+  /** Engine.IO ping timeout in ms. Default 20000. */
+  pingTimeout?: number;
+  /** Milliseconds a client may take to connect after the handshake. Default 45000. */
+  connectTimeout?: number;
+  /** Largest packet or polling body in bytes; larger ones close that connection. Default 1e6. */
+  maxHttpBufferSize?: number;
+  /** Packets one socket's send queue holds; a client that lets it fill is disconnected. Default 4096. */
+  maxBufferedPackets?: number;
+  /** Channels one socket may be in. Default 1000. */
+  maxChannelsPerSocket?: number;
+  /** Joins one socket may have waiting on access checks. Default 32. */
+  maxPendingJoinsPerSocket?: number;
+}
+
+/** Options of `startWebsocketServer`. Pass `httpServer` (attach mode) or `port` (standalone). */
+export interface WebsocketServerOptions extends CommonOptions {
+  /** Share the app's HTTP server and port (attach mode). */
+  httpServer?: HttpServer | HttpsServer;
+  /** Listen on this port instead (standalone mode); 0 picks a free port. Default 0. */
+  port?: number;
+  /** Host to listen on in standalone mode. Default `'0.0.0.0'`. */
+  host?: string;
+  /** Modules whose channels are registered. */
+  modules?: Module[];
+  /** Channels registered directly. */
+  channels?: (ServerChannel<any> | ChannelLike)[];
+}
+
+/** A running server. */
+export declare class WebsocketServer {
+  /** The port clients connect to (attach mode: the app server's, 0 until it listens). */
+  readonly port: number;
+  /** Whether `close()` was called. */
+  readonly closed: boolean;
+  /**
+   * Sends `data` as event `category` to every member of `category:id` on this server.
+   * @example
+   * server.broadcast('chat', 'room123', { text: 'hello' });
+   */
+  broadcast(category: string, id: string, data: unknown): void;
+  /**
+   * Stops accepting, disconnects every client, releases the port; the process can then exit.
+   * Idempotent.
+   * @example
+   * await server.close();
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the native Socket.IO server.
+ * @example
+ * const server = await startWebsocketServer({ httpServer, modules: [chatModule], authenticate });
+ */
+export declare function startWebsocketServer(opts?: WebsocketServerOptions): Promise<WebsocketServer>;
+
+/** Modelence's `WebsocketServerProvider`, plus `close()`. */
+export interface WebsocketProvider {
+  init(props: { httpServer: HttpServer | HttpsServer; channels: ChannelLike[] }): Promise<void>;
+  broadcast<T>(props: { category: string; id: string; data: T }): void;
+  close(): Promise<void>;
+}
+
+/**
+ * A drop-in provider for Modelence's `startApp({ websocket: { provider } })`.
+ * @example
+ * startApp({ modules, websocket: { provider: createWebsocketProvider({ authenticate }) } });
+ */
+export declare function createWebsocketProvider(opts?: CommonOptions): WebsocketProvider;
+
+/** The `code` of every error this package throws. */
+export declare const errorCodes: Readonly<{
+  INVALID_ARGUMENT: 'MNW_INVALID_ARGUMENT';
+  INVALID_OPTION: 'MNW_INVALID_OPTION';
+  UNSERIALIZABLE_DATA: 'MNW_UNSERIALIZABLE_DATA';
+  CHANNEL_NOT_REGISTERED: 'MNW_CHANNEL_NOT_REGISTERED';
+  SERVER_CLOSED: 'MNW_SERVER_CLOSED';
+  START_FAILED: 'MNW_START_FAILED';
+  NATIVE_BINDING_MISSING: 'MNW_NATIVE_BINDING_MISSING';
+}>;
