@@ -58,8 +58,7 @@ function handOver(native, req, socket, head) {
   const handle = socket._handle;
   const fd = handle && typeof handle.fd === 'number' ? handle.fd : -1;
   if (fd < 0 || socket.encrypted || process.platform === 'win32') {
-    socket.destroy(new Error('modelence-native-ws: this server cannot hand over its connections'));
-    debug('upgrade refused: no plain file descriptor (TLS or Windows)');
+    bridge(native, req, socket, head);
     return;
   }
   // Everything below runs in one tick: libuv reads nothing more once reading is stopped.
@@ -74,6 +73,44 @@ function handOver(native, req, socket, head) {
   }
   // Closes only Node's copy of the descriptor: no FIN is sent (never socket.end()).
   socket.destroy();
+}
+
+/** Relays a connection's bytes between its (TLS) socket and the native server. */
+function bridge(native, req, socket, head) {
+  const drained = () =>
+    new Promise((resolve) => {
+      const done = () => {
+        socket.off('drain', done);
+        socket.off('close', done);
+        resolve();
+      };
+      socket.on('drain', done);
+      socket.on('close', done);
+    });
+  const sink = async (chunk) => {
+    if (chunk === null) socket.end();
+    else if (!socket.destroyed && !socket.write(chunk)) await drained();
+  };
+  let relay;
+  try {
+    relay = native.openBridge(Buffer.concat([requestHead(req), head]), sink);
+  } catch (error) {
+    debug('bridge failed: %s', error.message);
+    socket.destroy();
+    return;
+  }
+  const end = () => relay.end().catch(() => {});
+  socket.on('data', (chunk) => {
+    socket.pause();
+    relay.write(chunk).then(
+      () => socket.resume(),
+      () => socket.destroy(),
+    );
+  });
+  socket.on('end', end);
+  socket.on('close', end);
+  socket.on('error', (error) => debug('bridged socket error: %s', error.message));
+  socket.resume();
 }
 
 function forwardRequest(native, req, res, maxHttpBufferSize) {

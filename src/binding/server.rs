@@ -10,6 +10,7 @@ use napi_derive::napi;
 
 use crate::{
     binding::{
+        bridge::{self, BridgeSink, JsBridge},
         errors::{broadcast_error, invalid_arg, serve_error},
         hooks::{AuthenticateFn, CheckAccessFn, ForgetFn, JsHooks},
         options::JsServerOptions,
@@ -98,6 +99,17 @@ impl JsNativeServer {
             let _ = (fd, head);
             Err(invalid_arg("adopting a file descriptor is only supported on Unix"))
         }
+    }
+
+    /// Attach mode without a descriptor (TLS, Windows): serves a connection whose bytes JS
+    /// relays. `head` is the request head plus bytes already read; server bytes go to `sink`.
+    #[napi]
+    pub fn open_bridge(
+        &self,
+        head: Buffer,
+        #[napi(ts_arg_type = "(chunk: Buffer | null) => Promise<void>")] sink: BridgeSink,
+    ) -> napi::Result<JsBridge> {
+        bridge::open(&self.server, Bytes::copy_from_slice(&head), sink)
     }
 
     /// Attach mode: answers one HTTP request Node received under the server's path.

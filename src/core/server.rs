@@ -152,6 +152,24 @@ impl Server {
         Ok(())
     }
 
+    /// Like [`Server::serve_io`], but refuses once the server is closed.
+    pub fn serve_io_checked<I>(&self, io: I, prefix: Bytes) -> Result<(), ServeError>
+    where
+        I: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
+        self.ensure_open()?;
+        self.serve_io(io, prefix);
+        Ok(())
+    }
+
+    /// Runs `task` on the server's runtime; `close()` waits for it (within the grace period).
+    pub fn spawn<F>(&self, task: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.tasks.spawn_on(task, &self.runtime);
+    }
+
     /// Serves HTTP/1 (with upgrades) on any byte stream, after replaying `prefix`.
     pub fn serve_io<I>(&self, io: I, prefix: Bytes)
     where
