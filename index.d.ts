@@ -9,16 +9,25 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** One bridged connection, as seen from JS: feed it the client's bytes. */
+export declare class NativeBridge {
+  /** Feeds bytes received from the client; resolves once the server side took them. */
+  write(chunk: Buffer): Promise<void>
+  /** The client is done sending (its socket ended or closed). */
+  end(): Promise<void>
+}
+export type JsBridge = NativeBridge
+
 /**
  * The native Socket.IO server. Used by the JS layer (`startWebsocketServer`); not meant to
  * be constructed by apps directly.
  */
 export declare class NativeServer {
   /**
-   * Builds a server. `authenticate`, `checkAccess` and `forget` are the JS layer's
-   * dispatchers; without `authenticate` every connection is anonymous.
+   * Builds a server. The functions are the JS layer's dispatchers; without
+   * `authenticate` every connection is anonymous.
    */
-  constructor(options: NativeServerOptions, authenticate?: ((sid: string, token: string | null) => Promise<string | null>) | undefined | null, checkAccess?: ((sid: string, category: string, id: string) => Promise<number>) | undefined | null, forget?: ((sid: string) => void) | undefined | null)
+  constructor(options: NativeServerOptions, authenticate?: ((sid: string, token: string | null) => Promise<string | null>) | undefined | null, checkAccess?: ((sid: string, category: string, id: string) => Promise<number>) | undefined | null, socketNotice?: ((kind: 'connect' | 'disconnect' | 'gone', sid: string, reason: string | null) => void) | undefined | null, event?: ((sid: string, event: string, payload: EventPayload, wantsAck: boolean) => Promise<EventPayload | null>) | undefined | null, publish?: ((sid: string, category: string, id: string, json: string) => Promise<PublishOutcome>) | undefined | null)
   /** Standalone mode: listens on `host:port` (0 = any free port); resolves to the port. */
   listen(host: string, port: number): Promise<number>
   /**
@@ -27,6 +36,11 @@ export declare class NativeServer {
    * Node already read) first.
    */
   adopt(fd: number, head: Buffer): void
+  /**
+   * Attach mode without a descriptor (TLS, Windows): serves a connection whose bytes JS
+   * relays. `head` is the request head plus bytes already read; server bytes go to `sink`.
+   */
+  openBridge(head: Buffer, sink: (chunk: Buffer | null) => Promise<void>): NativeBridge
   /** Attach mode: answers one HTTP request Node received under the server's path. */
   forward(request: ForwardedRequest): Promise<ForwardedResponse>
   /**
@@ -34,10 +48,47 @@ export declare class NativeServer {
    * member of `category:id`. Synchronous and cheap: delivery happens on the runtime.
    */
   broadcast(category: string, id: string, json: string): void
+  /** Starts or stops `socketNotice` calls for connections and disconnections. */
+  setSocketNotices(enabled: boolean): void
+  /** Routes client events named `event` to the `event` dispatcher, or stops doing so. */
+  setEventRoute(event: string, enabled: boolean): void
+  /** Sends `event` to one socket; `false` if it has disconnected. */
+  emit(sid: string, event: string, payload: EventPayload): boolean
+  /** Sends `event` to one socket and waits up to `timeoutMs` for its acknowledgement. */
+  emitWithAck(sid: string, event: string, payload: EventPayload, timeoutMs: number): Promise<AckOutcome>
+  /** Adds a socket to a channel without an access check; `false` if it has disconnected. */
+  join(sid: string, channel: string): boolean
+  /** Removes a socket from a channel; `false` if it has disconnected. */
+  leave(sid: string, channel: string): boolean
+  /** The channels a socket is in, or null if it has disconnected. */
+  rooms(sid: string): Array<string> | null
+  /** Disconnects a socket; `false` if it was already gone. */
+  disconnect(sid: string): boolean
+  /** Socket ids of this instance's members of `channel`. */
+  members(channel: string): Array<string>
   /** Stops accepting, disconnects every client and releases the port. */
   close(): Promise<void>
 }
 export type JsNativeServer = NativeServer
+
+/** The outcome of `emitWithAck`: the client's ack arguments, or why there are none. */
+export interface AckOutcome {
+  /** The acknowledgement's arguments. */
+  args?: EventPayload
+  /** `'gone'` (the socket disconnected) or `'timeout'`. */
+  failure?: string
+}
+
+/**
+ * Event arguments crossing the boundary: a JSON array text with socket.io binary
+ * placeholders, and the binary parts as Buffers.
+ */
+export interface EventPayload {
+  /** JSON array text, one element per argument. */
+  json: string
+  /** Binary parts, indexed by the placeholders' `num`. */
+  binary: Array<Buffer>
+}
 
 /** An HTTP request Node received under the server's path (attach mode, long-polling). */
 export interface ForwardedRequest {
@@ -67,6 +118,8 @@ export interface NativeChannelSpec {
   category: string
   /** Whether joins run the app's access check. */
   hasAccessCheck: boolean
+  /** Whether members may publish (the channel has `onPublish`). */
+  hasPublish: boolean
 }
 
 /**
@@ -90,6 +143,8 @@ export interface NativeServerOptions {
   pingTimeoutMs?: number
   /** Milliseconds a client may take to join the namespace, default 45000. */
   connectTimeoutMs?: number
+  /** Allowed transports (`'polling'`, `'websocket'`); default both. */
+  transports?: Array<string>
   /** Largest packet in bytes, default 1e6. */
   maxHttpBufferSize?: number
   /** Packets one socket's send queue holds before it counts as a slow consumer, default 4096. */
@@ -98,4 +153,12 @@ export interface NativeServerOptions {
   maxChannelsPerSocket?: number
   /** Joins one socket may have waiting on access checks, default 32. */
   maxPendingJoinsPerSocket?: number
+}
+
+/** What `onPublish` decided: the JSON to broadcast, or the rejection message. */
+export interface PublishOutcome {
+  /** JSON text to broadcast when accepted. */
+  json?: string
+  /** The rejection message when refused. */
+  error?: string
 }

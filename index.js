@@ -835,5 +835,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.NativeBridge = nativeBinding.NativeBridge
+module.exports.JsBridge = nativeBinding.JsBridge
 module.exports.NativeServer = nativeBinding.NativeServer
 module.exports.JsNativeServer = nativeBinding.JsNativeServer

@@ -32,7 +32,7 @@ const scenario = (mode) => `
   const chat = new ServerChannel('chat', async () => true);
   let server, httpServer, port;
   if (${JSON.stringify(mode)} === 'attach') {
-    httpServer = http.createServer();
+    httpServer = http.createServer((req, res) => { res.writeHead(404); res.end(); });
     server = await startWebsocketServer({ httpServer, channels: [chat], authenticate: async () => ({ user: null, session: null, roles: [] }) });
     httpServer.listen(0, '127.0.0.1');
     await once(httpServer, 'listening');

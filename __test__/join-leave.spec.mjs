@@ -129,3 +129,16 @@ test('a leave with a non-string name is ignored without harm', async (t) => {
   assert.equal(await fires(socket, 'leftChannel', 200), false);
   assert.deepEqual(await join(socket, 'chat:x'), { joined: 'chat:x' });
 });
+
+test('later Modelence clients join and leave with { channelName, authToken }', async (t) => {
+  const { socket, chat } = await setup(t);
+  const joined = waitFor(socket, 'joinedChannel');
+  socket.emit('joinChannel', { channelName: 'chat:obj', authToken: 'ignored' });
+  assert.equal(await joined, 'chat:obj');
+  const got = waitFor(socket, 'chat');
+  chat.broadcast('obj', 1);
+  assert.equal(await got, 1);
+  const left = waitFor(socket, 'leftChannel');
+  socket.emit('leaveChannel', { channelName: 'chat:obj' });
+  assert.equal(await left, 'chat:obj');
+});

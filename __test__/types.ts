@@ -43,6 +43,21 @@ async function main(): Promise<void> {
   });
   const port: number = server.port;
   void port;
+  server
+    .onConnection((socket) => {
+      const id: string = socket.id;
+      const sent: boolean = socket.emit('hello', { id });
+      void sent;
+    })
+    .onEvent('sum', (socket, a: number, b: number) => a + b);
+  const members = await chat.members('room1');
+  const firstId: string | undefined = members[0]?.socketId;
+  void firstId;
+  const n: number = await chat.count('room1');
+  void n;
+  new ServerChannel<{ x: number }>('cursors', null, { onPublish: (_ctx, _id, data) => ({ x: Number(data) }) });
+  // @ts-expect-error: onPublish must return the channel's payload type
+  new ServerChannel<{ x: number }>('cursors2', null, { onPublish: () => ({ y: 1 }) });
   await server.close();
   // @ts-expect-error: authenticate must return an AuthContext
   await startWebsocketServer({ port: 0, authenticate: () => 42 });

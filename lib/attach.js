@@ -142,7 +142,7 @@ function forwardRequest(native, req, res, maxHttpBufferSize) {
         (error) => {
           debug('forwarded request failed: %s', error.message);
           if (!res.headersSent && !res.destroyed) {
-            res.writeHead(503, { 'content-type': 'text/plain' });
+            res.writeHead(503, { 'content-type': 'text/plain', connection: 'close' });
             res.end('websocket server unavailable');
           }
         },

@@ -17,15 +17,22 @@ class AuthContexts {
   #pending = new Set();
   #authenticate;
   #checks;
+  #publishers;
 
   constructor(authenticate, channels) {
     this.#authenticate = authenticate;
     this.#checks = new Map(channels.filter((c) => c.canAccessChannel).map((c) => [c.category, c.canAccessChannel]));
+    this.#publishers = new Map(channels.filter((c) => c.onPublish).map((c) => [c.category, c.onPublish]));
   }
 
   /** Number of connections with a stored context. */
   get size() {
     return this.#contexts.size;
+  }
+
+  /** The auth context of connection `sid` (anonymous when none was stored). */
+  get(sid) {
+    return this.#contexts.get(sid) ?? ANONYMOUS;
   }
 
   /** `(sid, token) => Promise<null | message>`: never rejects. */
@@ -53,7 +60,7 @@ class AuthContexts {
   checkAccess = async (sid, category, id) => {
     const check = this.#checks.get(category);
     if (!check) return ACCESS.DENIED;
-    const context = this.#contexts.get(sid) ?? ANONYMOUS;
+    const context = this.get(sid);
     const channel = `${category}:${id}`;
     try {
       const allowed = await check({
@@ -70,6 +77,25 @@ class AuthContexts {
     } catch (error) {
       debug('access check for %s threw: %s', channel, error && error.stack);
       return ACCESS.FAILED;
+    }
+  };
+
+  /** `(sid, category, id, json) => Promise<{ json } | { error }>`: runs `onPublish`; never rejects. */
+  publish = async (sid, category, id, json) => {
+    const onPublish = this.#publishers.get(category);
+    if (!onPublish) return { error: 'Publishing is not allowed on this channel' };
+    const context = this.get(sid);
+    try {
+      const data = await onPublish(
+        { user: context.user ?? null, session: context.session ?? null, roles: Array.isArray(context.roles) ? context.roles : [], channelId: id, channel: `${category}:${id}` },
+        id,
+        JSON.parse(json),
+      );
+      const out = JSON.stringify(data);
+      return { json: out === undefined ? 'null' : out };
+    } catch (error) {
+      debug('onPublish for %s:%s rejected: %s', category, id, error && error.message);
+      return { error: (error && error.message) || 'Publish rejected' };
     }
   };
 

@@ -12,6 +12,8 @@ const codes = Object.freeze({
   SERVER_CLOSED: 'MNW_SERVER_CLOSED',
   START_FAILED: 'MNW_START_FAILED',
   NATIVE_BINDING_MISSING: 'MNW_NATIVE_BINDING_MISSING',
+  SOCKET_GONE: 'MNW_SOCKET_GONE',
+  ACK_TIMEOUT: 'MNW_ACK_TIMEOUT',
 });
 
 /** A TypeError for a wrong argument or option, with a stable `code`. */

@@ -34,11 +34,25 @@ export type Authenticate = (token: string | null) => AuthContext | Promise<AuthC
  * chat.broadcast('room123', { text: 'hello' });
  */
 export declare class ServerChannel<T = unknown> {
-  constructor(category: string, canAccessChannel?: CanAccessChannel | null);
+  constructor(category: string, canAccessChannel?: CanAccessChannel | null, options?: ServerChannelOptions<T>);
   /** The category, the part of a channel name before the first `:`. */
   readonly category: string;
   /** The access check, or null when anyone may join. */
   readonly canAccessChannel: CanAccessChannel | null;
+  /** The publish hook, or null when clients may not publish. */
+  readonly onPublish: OnPublish<T> | null;
+  /**
+   * Everyone in `<category>:<id>`, on every server that registered this channel.
+   * @example
+   * const online = await chat.members('room123'); // [{ socketId, user }]
+   */
+  members(id: string): Promise<ChannelMember[]>;
+  /**
+   * How many sockets are in `<category>:<id>`.
+   * @example
+   * const n = await chat.count('room123');
+   */
+  count(id: string): Promise<number>;
   /**
    * Sends `data` (serialized once, as JSON) as event `<category>` to every member of
    * `<category>:<id>` on every running server that registered this channel.
@@ -48,6 +62,79 @@ export declare class ServerChannel<T = unknown> {
    * chat.broadcast('room123', { text: 'hello' });
    */
   broadcast(id: string, data: T): void;
+}
+
+/**
+ * Decides what a client's `publish` to `<category>:<id>` broadcasts: return the (possibly
+ * transformed) data, or throw to reject (the client gets `publishError` with the message).
+ */
+export type OnPublish<T> = (ctx: AccessCheckContext, id: string, data: unknown) => T | Promise<T>;
+
+/** Options of a `ServerChannel`. */
+export interface ServerChannelOptions<T> {
+  /** Lets members publish to the channel (opt-in). */
+  onPublish?: OnPublish<T> | null;
+}
+
+/** One socket in a channel. */
+export type ChannelMember = { socketId: string; user: unknown | null };
+
+/**
+ * One client connection on the server. Once the client is gone, `emit`, `join`, `leave`
+ * and `disconnect` return `false`, and `emitWithAck` rejects with `MNW_SOCKET_GONE`.
+ */
+export declare class SocketHandle {
+  /** The socket id (the same as the client's `socket.id`). */
+  readonly id: string;
+  /** The connection's auth context. */
+  readonly auth: AuthContext;
+  /** Whether the connection is open. */
+  readonly connected: boolean;
+  /** The channels this socket is in. */
+  readonly channels: string[];
+  /**
+   * Sends `event` to this client. Arguments are JSON values or Buffers.
+   * @example
+   * socket.emit('liveQueryData', { queryId, rows });
+   */
+  emit(event: string, ...args: unknown[]): boolean;
+  /**
+   * Sends `event` and resolves with the client's acknowledgement. A last argument of exactly
+   * `{ timeoutMs }` sets the wait (default 10000); rejects with `MNW_ACK_TIMEOUT`.
+   * @example
+   * const ok = await socket.emitWithAck('confirm', order, { timeoutMs: 2000 });
+   */
+  emitWithAck<R = unknown>(event: string, ...args: unknown[]): Promise<R>;
+  /**
+   * Adds the socket to a channel. Server-side joins skip the channel's access check.
+   * @example
+   * socket.join(`notifications:${userId}`);
+   */
+  join(channel: string): boolean;
+  /** Removes the socket from a channel. */
+  leave(channel: string): boolean;
+  /** Disconnects the client. */
+  disconnect(): boolean;
+}
+
+/** Handlers for socket-level events, on a server or a provider. */
+export interface SocketEventHandlers<Self> {
+  /**
+   * Calls `handler(socket)` for each new (authenticated) connection.
+   * @example
+   * server.onConnection((socket) => console.log(socket.id, socket.auth.user));
+   */
+  onConnection(handler: (socket: SocketHandle) => void | Promise<void>): Self;
+  /** Calls `handler(socket, reason)` when a connection ends (socket.io's reason names). */
+  onDisconnect(handler: (socket: SocketHandle, reason: string) => void | Promise<void>): Self;
+  /**
+   * Handles client event `event`; the return value (or resolved value) is the ack.
+   * @example
+   * server.onEvent('subscribeLiveQuery', (socket, { queryId }) => ({ ok: true }));
+   */
+  onEvent(event: string, handler: (socket: SocketHandle, ...args: any[]) => unknown): Self;
+  /** Receives errors thrown by handlers (default: a log line). */
+  onError(handler: (error: unknown, context: { socket?: SocketHandle; event?: string }) => void): Self;
 }
 
 /**
@@ -62,7 +149,11 @@ export declare class Module {
 }
 
 /** A channel as Modelence passes it to a provider: a plain object. */
-export type ChannelLike = { category: string; canAccessChannel?: CanAccessChannel | Function | null };
+export type ChannelLike = {
+  category: string;
+  canAccessChannel?: CanAccessChannel | Function | null;
+  onPublish?: OnPublish<unknown> | null;
+};
 
 /** Options shared by `startWebsocketServer` and `createWebsocketProvider`. */
 export interface CommonOptions {
@@ -90,6 +181,8 @@ export interface CommonOptions {
   maxChannelsPerSocket?: number;
   /** Joins one socket may have waiting on access checks. Default 32. */
   maxPendingJoinsPerSocket?: number;
+  /** Allowed transports. Default `['polling', 'websocket']`. */
+  transports?: ('polling' | 'websocket')[];
 }
 
 /** Options of `startWebsocketServer`. Pass `httpServer` (attach mode) or `port` (standalone). */
@@ -107,7 +200,11 @@ export interface WebsocketServerOptions extends CommonOptions {
 }
 
 /** A running server. */
-export declare class WebsocketServer {
+export declare class WebsocketServer implements SocketEventHandlers<WebsocketServer> {
+  onConnection(handler: (socket: SocketHandle) => void | Promise<void>): this;
+  onDisconnect(handler: (socket: SocketHandle, reason: string) => void | Promise<void>): this;
+  onEvent(event: string, handler: (socket: SocketHandle, ...args: any[]) => unknown): this;
+  onError(handler: (error: unknown, context: { socket?: SocketHandle; event?: string }) => void): this;
   /** The port clients connect to (attach mode: the app server's, 0 until it listens). */
   readonly port: number;
   /** Whether `close()` was called. */
@@ -134,8 +231,8 @@ export declare class WebsocketServer {
  */
 export declare function startWebsocketServer(opts?: WebsocketServerOptions): Promise<WebsocketServer>;
 
-/** Modelence's `WebsocketServerProvider`, plus `close()`. */
-export interface WebsocketProvider {
+/** Modelence's `WebsocketServerProvider`, plus `close()` and the socket event handlers. */
+export interface WebsocketProvider extends SocketEventHandlers<void> {
   init(props: { httpServer: HttpServer | HttpsServer; channels: ChannelLike[] }): Promise<void>;
   broadcast<T>(props: { category: string; id: string; data: T }): void;
   close(): Promise<void>;
@@ -157,4 +254,6 @@ export declare const errorCodes: Readonly<{
   SERVER_CLOSED: 'MNW_SERVER_CLOSED';
   START_FAILED: 'MNW_START_FAILED';
   NATIVE_BINDING_MISSING: 'MNW_NATIVE_BINDING_MISSING';
+  SOCKET_GONE: 'MNW_SOCKET_GONE';
+  ACK_TIMEOUT: 'MNW_ACK_TIMEOUT';
 }>;

@@ -64,6 +64,15 @@ function corsOrigins(cors) {
   return list.includes('*') ? undefined : list;
 }
 
+function transports(value) {
+  if (value === undefined) return undefined;
+  const known = ['polling', 'websocket'];
+  if (!Array.isArray(value) || value.length === 0 || !value.every((t) => known.includes(t))) {
+    throw fail('transports', "a non-empty array of 'polling' and/or 'websocket'", value);
+  }
+  return value;
+}
+
 /**
  * Validates the options of `startWebsocketServer` up front and returns the normalized form:
  * `{ httpServer, port, host, channels, authenticate, nativeOptions }`.
@@ -106,7 +115,12 @@ function normalizeOptions(opts) {
     nativeOptions: {
       path: path.replace(/\/+$/, '') || '/',
       corsOrigins: corsOrigins(opts.cors),
-      channels: channels.map((c) => ({ category: c.category, hasAccessCheck: typeof c.canAccessChannel === 'function' })),
+      channels: channels.map((c) => ({
+        category: c.category,
+        hasAccessCheck: typeof c.canAccessChannel === 'function',
+        hasPublish: typeof c.onPublish === 'function',
+      })),
+      transports: transports(opts.transports),
       authTimeoutMs: optionalInteger(opts, 'authTimeoutMs', 1, 2 ** 31 - 1),
       accessCheckTimeoutMs: optionalInteger(opts, 'accessCheckTimeoutMs', 1, 2 ** 31 - 1),
       pingIntervalMs: optionalInteger(opts, 'pingInterval', 1, 2 ** 31 - 1),

@@ -36,19 +36,46 @@ function validateAccessCheck(check, where) {
 class ServerChannel {
   #servers = new Set();
 
-  constructor(category, canAccessChannel) {
+  constructor(category, canAccessChannel, options = {}) {
     validateCategory(category, 'new ServerChannel()');
-    validateAccessCheck(canAccessChannel, `new ServerChannel(${JSON.stringify(category)})`);
+    const where = `new ServerChannel(${JSON.stringify(category)})`;
+    validateAccessCheck(canAccessChannel, where);
+    if (options === null || typeof options !== 'object') {
+      throw typeError(codes.INVALID_ARGUMENT, `${where}: options must be an object like { onPublish }, got ${describe(options)}`);
+    }
+    const { onPublish } = options;
+    if (onPublish !== undefined && onPublish !== null && typeof onPublish !== 'function') {
+      throw typeError(codes.INVALID_ARGUMENT, `${where}: onPublish must be a function (ctx, id, data) => data, got ${describe(onPublish)}`);
+    }
     Object.defineProperty(this, 'category', { value: category, enumerable: true });
     Object.defineProperty(this, 'canAccessChannel', { value: canAccessChannel ?? null, enumerable: true });
+    Object.defineProperty(this, 'onPublish', { value: onPublish ?? null, enumerable: true });
+  }
+
+  /**
+   * Everyone in `<category>:<id>` on every server that registered this channel:
+   * `{ socketId, user }` each.
+   */
+  async members(id) {
+    this.#checkId(id, 'members');
+    return [...this.#servers].flatMap((server) => server.membersOf(this.category, id));
+  }
+
+  /** How many sockets are in `<category>:<id>` on every server that registered this channel. */
+  async count(id) {
+    return (await this.members(id)).length;
+  }
+
+  #checkId(id, method) {
+    if (typeof id !== 'string') {
+      throw typeError(codes.INVALID_ARGUMENT, `ServerChannel(${JSON.stringify(this.category)}).${method}: id must be a string, got ${describe(id)}`);
+    }
   }
 
   /** Sends `data` as event `<category>` to every member of `<category>:<id>`. */
   broadcast(id, data) {
     const where = `ServerChannel(${JSON.stringify(this.category)}).broadcast`;
-    if (typeof id !== 'string') {
-      throw typeError(codes.INVALID_ARGUMENT, `${where}: id must be a string, got ${describe(id)}`);
-    }
+    this.#checkId(id, 'broadcast');
     const json = serialize(data, where);
     if (this.#servers.size === 0) {
       throw runtimeError(

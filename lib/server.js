@@ -5,6 +5,7 @@ const { codes, typeError, runtimeError, describe } = require('./errors');
 const { normalizeOptions } = require('./options');
 const { ServerChannel } = require('./server-channel');
 const { AuthContexts } = require('./auth-contexts');
+const { SocketEvents } = require('./socket-events');
 const { attach } = require('./attach');
 const { serialize } = require('./json');
 
@@ -14,6 +15,8 @@ const KEEP_ALIVE_MS = 2 ** 31 - 1;
 /** A running websocket server, returned by `startWebsocketServer`. */
 class WebsocketServer {
   #native;
+  #events;
+  #contexts;
   #channels;
   #categories;
   #httpServer;
@@ -23,8 +26,10 @@ class WebsocketServer {
   #closing = null;
 
   /** @internal */
-  constructor({ native, channels, httpServer, detach, port }) {
+  constructor({ native, events, contexts, channels, httpServer, detach, port }) {
     this.#native = native;
+    this.#events = events;
+    this.#contexts = contexts;
     this.#channels = channels;
     this.#categories = new Set(channels.map((c) => c.category));
     this.#httpServer = httpServer;
@@ -48,6 +53,47 @@ class WebsocketServer {
   /** Whether `close()` has been called. */
   get closed() {
     return this.#closing !== null;
+  }
+
+  /**
+   * Calls `handler(socket)` for every new connection (after authentication).
+   * @example
+   * server.onConnection((socket) => console.log('connected', socket.id, socket.auth.user));
+   */
+  onConnection(handler) {
+    this.#events.onConnection(handler);
+    return this;
+  }
+
+  /** Calls `handler(socket, reason)` when a connection ends. */
+  onDisconnect(handler) {
+    this.#events.onDisconnect(handler);
+    return this;
+  }
+
+  /**
+   * Calls `handler(socket, ...args)` for client event `event`; when the client asked for an
+   * acknowledgement, the handler's return value (or resolved value) is sent back.
+   * @example
+   * server.onEvent('typing', (socket, room) => chat.broadcast(room, { typing: socket.auth.user?.name }));
+   */
+  onEvent(event, handler) {
+    this.#events.onEvent(event, handler);
+    return this;
+  }
+
+  /** Calls `handler(error, { socket, event })` when a handler throws (default: a log line). */
+  onError(handler) {
+    this.#events.onError(handler);
+    return this;
+  }
+
+  /** @internal This server's members of `category:id`. */
+  membersOf(category, id) {
+    if (this.#closing) return [];
+    return this.#native
+      .members(`${category}:${id}`)
+      .map((socketId) => ({ socketId, user: this.#contexts.get(socketId).user ?? null }));
   }
 
   /**
@@ -114,15 +160,20 @@ class WebsocketServer {
 async function startWebsocketServer(opts = {}) {
   const options = normalizeOptions(opts);
   const contexts = new AuthContexts(options.authenticate, options.channels);
+  const events = new SocketEvents(contexts);
   const native = new NativeServer(
     options.nativeOptions,
     options.authenticate ? contexts.authenticate : null,
     contexts.checkAccess,
-    options.authenticate ? contexts.forget : null,
+    events.socketNotice,
+    events.event,
+    contexts.publish,
   );
+  events.bind(native);
+  const common = { native, events, contexts, channels: options.channels };
   if (options.httpServer) {
     const detach = attach(options.httpServer, native, options);
-    return new WebsocketServer({ native, channels: options.channels, httpServer: options.httpServer, detach });
+    return new WebsocketServer({ ...common, httpServer: options.httpServer, detach });
   }
   let port;
   try {
@@ -131,7 +182,7 @@ async function startWebsocketServer(opts = {}) {
     await native.close();
     throw runtimeError(codes.START_FAILED, `startWebsocketServer(): ${cause.message}`, cause);
   }
-  return new WebsocketServer({ native, channels: options.channels, port });
+  return new WebsocketServer({ ...common, port });
 }
 
 module.exports = { startWebsocketServer, WebsocketServer };

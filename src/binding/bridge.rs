@@ -40,7 +40,7 @@ pub struct JsBridge {
 #[napi]
 impl JsBridge {
     /// Feeds bytes received from the client; resolves once the server side took them.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn write(&self, chunk: Buffer) -> napi::Result<()> {
         let data = chunk.to_vec();
         let mut writer = self.writer.lock().await;
@@ -53,7 +53,7 @@ impl JsBridge {
     }
 
     /// The client is done sending (its socket ended or closed).
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn end(&self) -> napi::Result<()> {
         if let Some(mut writer) = self.writer.lock().await.take() {
             let _ = writer.shutdown().await;

@@ -2,7 +2,7 @@
 
 use napi::{Error, Status};
 
-use crate::core::errors::{BroadcastError, ServeError};
+use crate::core::errors::{BroadcastError, ServeError, SocketOpError};
 
 /// An error for a wrong argument from JS (surfaces with `code: 'InvalidArg'`).
 pub fn invalid_arg(message: impl Into<String>) -> Error {
@@ -34,4 +34,16 @@ pub fn serve_error(error: ServeError) -> Error {
         ServeError::Adopt(_) | ServeError::Request(_) => "",
     };
     Error::new(Status::GenericFailure, format!("{error}{hint}"))
+}
+
+/// A failed operation on one socket: bad arguments are argument errors.
+pub fn socket_op_error(error: SocketOpError) -> Error {
+    match error {
+        SocketOpError::Gone | SocketOpError::AckTimeout => {
+            Error::new(Status::GenericFailure, error.to_string())
+        }
+        SocketOpError::Encode(_)
+        | SocketOpError::InvalidJson(_)
+        | SocketOpError::InvalidChannel(_) => invalid_arg(error.to_string()),
+    }
 }

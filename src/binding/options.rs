@@ -9,7 +9,7 @@ use crate::{
     binding::errors::invalid_arg,
     core::{
         channel::validate_category,
-        config::{ChannelSpec, Config, CorsPolicy},
+        config::{ChannelSpec, Config, CorsPolicy, Transports},
     },
 };
 
@@ -20,6 +20,8 @@ pub struct JsChannelSpec {
     pub category: String,
     /// Whether joins run the app's access check.
     pub has_access_check: bool,
+    /// Whether members may publish (the channel has `onPublish`).
+    pub has_publish: bool,
 }
 
 /// Options of a native server. Every field but `channels` is optional; the defaults are the
@@ -42,6 +44,8 @@ pub struct JsServerOptions {
     pub ping_timeout_ms: Option<u32>,
     /// Milliseconds a client may take to join the namespace, default 45000.
     pub connect_timeout_ms: Option<u32>,
+    /// Allowed transports (`'polling'`, `'websocket'`); default both.
+    pub transports: Option<Vec<String>>,
     /// Largest packet in bytes, default 1e6.
     pub max_http_buffer_size: Option<u32>,
     /// Packets one socket's send queue holds before it counts as a slow consumer, default 4096.
@@ -87,9 +91,34 @@ impl TryFrom<JsServerOptions> for Config {
             channels.push(ChannelSpec {
                 category: spec.category,
                 has_access_check: spec.has_access_check,
+                has_publish: spec.has_publish,
             });
         }
+        let transports = match options.transports {
+            None => Transports::default(),
+            Some(list) => {
+                let mut transports = Transports { polling: false, websocket: false };
+                for name in &list {
+                    match name.as_str() {
+                        "polling" => transports.polling = true,
+                        "websocket" => transports.websocket = true,
+                        other => {
+                            return Err(invalid_arg(format!(
+                                "transports: unknown transport {other:?}; use 'polling' and/or 'websocket'"
+                            )))
+                        }
+                    }
+                }
+                if !transports.polling && !transports.websocket {
+                    return Err(invalid_arg(
+                        "transports: name at least one of 'polling', 'websocket'",
+                    ));
+                }
+                transports
+            }
+        };
         Ok(Config {
+            transports,
             path: path.trim_end_matches('/').to_owned(),
             cors: options.cors_origins.map_or(CorsPolicy::Any, CorsPolicy::List),
             channels,

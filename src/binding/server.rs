@@ -11,12 +11,15 @@ use napi_derive::napi;
 use crate::{
     binding::{
         bridge::{self, BridgeSink, JsBridge},
-        errors::{broadcast_error, invalid_arg, serve_error},
-        hooks::{AuthenticateFn, CheckAccessFn, ForgetFn, JsHooks},
+        errors::{broadcast_error, invalid_arg, serve_error, socket_op_error},
+        hooks::{
+            AuthenticateFn, CheckAccessFn, EventFn, JsCallbacks, JsHooks, JsPayload, PublishFn,
+            SocketNoticeFn,
+        },
         options::JsServerOptions,
         runtime,
     },
-    core::{config::Config, server::Server},
+    core::{config::Config, errors::SocketOpError, server::Server},
 };
 
 /// An HTTP request Node received under the server's path (attach mode, long-polling).
@@ -43,6 +46,15 @@ pub struct JsForwardedResponse {
     pub body: Buffer,
 }
 
+/// The outcome of `emitWithAck`: the client's ack arguments, or why there are none.
+#[napi(object, js_name = "AckOutcome")]
+pub struct JsAckOutcome {
+    /// The acknowledgement's arguments.
+    pub args: Option<JsPayload>,
+    /// `'gone'` (the socket disconnected) or `'timeout'`.
+    pub failure: Option<String>,
+}
+
 /// The native Socket.IO server. Used by the JS layer (`startWebsocketServer`); not meant to
 /// be constructed by apps directly.
 #[napi(js_name = "NativeServer")]
@@ -52,9 +64,10 @@ pub struct JsNativeServer {
 
 #[napi]
 impl JsNativeServer {
-    /// Builds a server. `authenticate`, `checkAccess` and `forget` are the JS layer's
-    /// dispatchers; without `authenticate` every connection is anonymous.
-    #[napi(constructor)]
+    /// Builds a server. The functions are the JS layer's dispatchers; without
+    /// `authenticate` every connection is anonymous.
+    #[napi(constructor, catch_unwind)]
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         options: JsServerOptions,
         #[napi(
@@ -65,19 +78,29 @@ impl JsNativeServer {
             ts_arg_type = "((sid: string, category: string, id: string) => Promise<number>) | undefined | null"
         )]
         check_access: Option<CheckAccessFn>,
-        #[napi(ts_arg_type = "((sid: string) => void) | undefined | null")] forget: Option<
-            ForgetFn,
-        >,
+        #[napi(
+            ts_arg_type = "((kind: 'connect' | 'disconnect' | 'gone', sid: string, reason: string | null) => void) | undefined | null"
+        )]
+        socket_notice: Option<SocketNoticeFn>,
+        #[napi(
+            ts_arg_type = "((sid: string, event: string, payload: EventPayload, wantsAck: boolean) => Promise<EventPayload | null>) | undefined | null"
+        )]
+        event: Option<EventFn>,
+        #[napi(
+            ts_arg_type = "((sid: string, category: string, id: string, json: string) => Promise<PublishOutcome>) | undefined | null"
+        )]
+        publish: Option<PublishFn>,
     ) -> napi::Result<Self> {
         let mut config = Config::try_from(options)?;
         config.authenticate = authenticate.is_some();
-        let hooks = Arc::new(JsHooks::new(authenticate, check_access, forget));
+        let callbacks = JsCallbacks { authenticate, check_access, socket_notice, event, publish };
+        let hooks = Arc::new(JsHooks::new(callbacks));
         let server = Server::start(config, hooks, runtime::handle());
         Ok(Self { server })
     }
 
     /// Standalone mode: listens on `host:port` (0 = any free port); resolves to the port.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn listen(&self, host: String, port: u32) -> napi::Result<u32> {
         let port = u16::try_from(port)
             .map_err(|_| invalid_arg(format!("port must be between 0 and 65535, got {port}")))?;
@@ -88,7 +111,7 @@ impl JsNativeServer {
     /// Attach mode: takes over the upgraded TCP connection `fd` (duplicated; the caller
     /// destroys its own socket afterwards), replaying `head` (the request head and any bytes
     /// Node already read) first.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn adopt(&self, fd: i32, head: Buffer) -> napi::Result<()> {
         #[cfg(unix)]
         {
@@ -103,7 +126,7 @@ impl JsNativeServer {
 
     /// Attach mode without a descriptor (TLS, Windows): serves a connection whose bytes JS
     /// relays. `head` is the request head plus bytes already read; server bytes go to `sink`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn open_bridge(
         &self,
         head: Buffer,
@@ -113,7 +136,7 @@ impl JsNativeServer {
     }
 
     /// Attach mode: answers one HTTP request Node received under the server's path.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn forward(&self, request: JsForwardedRequest) -> napi::Result<JsForwardedResponse> {
         let request = build_request(request)?;
         let response = self.server.forward(request).await.map_err(serve_error)?;
@@ -132,13 +155,83 @@ impl JsNativeServer {
 
     /// Queues `json` (JSON text, serialized once by the caller) as event `category` to every
     /// member of `category:id`. Synchronous and cheap: delivery happens on the runtime.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn broadcast(&self, category: String, id: String, json: String) -> napi::Result<()> {
         self.server.broadcast(&category, &id, json).map_err(broadcast_error)
     }
 
+    /// Starts or stops `socketNotice` calls for connections and disconnections.
+    #[napi(catch_unwind)]
+    pub fn set_socket_notices(&self, enabled: bool) {
+        self.server.set_socket_notices(enabled);
+    }
+
+    /// Routes client events named `event` to the `event` dispatcher, or stops doing so.
+    #[napi(catch_unwind)]
+    pub fn set_event_route(&self, event: String, enabled: bool) {
+        self.server.set_event_route(&event, enabled);
+    }
+
+    /// Sends `event` to one socket; `false` if it has disconnected.
+    #[napi(catch_unwind)]
+    pub fn emit(&self, sid: String, event: String, payload: JsPayload) -> napi::Result<bool> {
+        self.server.emit_to(&sid, &event, payload.into()).map_err(socket_op_error)
+    }
+
+    /// Sends `event` to one socket and waits up to `timeoutMs` for its acknowledgement.
+    #[napi(catch_unwind)]
+    pub async fn emit_with_ack(
+        &self,
+        sid: String,
+        event: String,
+        payload: JsPayload,
+        timeout_ms: u32,
+    ) -> napi::Result<JsAckOutcome> {
+        let timeout = std::time::Duration::from_millis(timeout_ms.into());
+        match self.server.emit_with_ack(&sid, &event, payload.into(), timeout).await {
+            Ok(args) => Ok(JsAckOutcome { args: Some(args.into()), failure: None }),
+            Err(SocketOpError::Gone) => {
+                Ok(JsAckOutcome { args: None, failure: Some("gone".into()) })
+            }
+            Err(SocketOpError::AckTimeout) => {
+                Ok(JsAckOutcome { args: None, failure: Some("timeout".into()) })
+            }
+            Err(error) => Err(socket_op_error(error)),
+        }
+    }
+
+    /// Adds a socket to a channel without an access check; `false` if it has disconnected.
+    #[napi(catch_unwind)]
+    pub fn join(&self, sid: String, channel: String) -> napi::Result<bool> {
+        self.server.join(&sid, &channel).map_err(socket_op_error)
+    }
+
+    /// Removes a socket from a channel; `false` if it has disconnected.
+    #[napi(catch_unwind)]
+    pub fn leave(&self, sid: String, channel: String) -> bool {
+        self.server.leave(&sid, &channel)
+    }
+
+    /// The channels a socket is in, or null if it has disconnected.
+    #[napi(catch_unwind)]
+    pub fn rooms(&self, sid: String) -> Option<Vec<String>> {
+        self.server.rooms(&sid)
+    }
+
+    /// Disconnects a socket; `false` if it was already gone.
+    #[napi(catch_unwind)]
+    pub fn disconnect(&self, sid: String) -> bool {
+        self.server.disconnect(&sid)
+    }
+
+    /// Socket ids of this instance's members of `channel`.
+    #[napi(catch_unwind)]
+    pub fn members(&self, channel: String) -> Vec<String> {
+        self.server.members(&channel)
+    }
+
     /// Stops accepting, disconnects every client and releases the port.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn close(&self) -> napi::Result<()> {
         self.server.close().await;
         Ok(())

@@ -13,8 +13,21 @@ use crate::core::{
     session::{Shared, SocketState},
 };
 
+/// The channel name of a join or leave request: the string itself (Modelence 0.22), or the
+/// `channelName` of `{ channelName, authToken }` (later Modelence clients).
+fn requested_name(requested: Value) -> Value {
+    match requested {
+        Value::Object(mut fields) => match fields.remove("channelName") {
+            Some(name @ Value::String(_)) => name,
+            _ => Value::Object(fields),
+        },
+        other => other,
+    }
+}
+
 /// Handles `joinChannel`: replies `joinedChannel` or `joinError { channel, error }`.
 pub async fn handle_join(shared: &Shared, socket: &SocketRef, requested: Value) {
+    let requested = requested_name(requested);
     match join(shared, socket, &requested).await {
         Ok(Some(channel)) => {
             let _ = socket.emit(JOINED_CHANNEL, channel.as_str());
@@ -31,7 +44,7 @@ pub async fn handle_join(shared: &Shared, socket: &SocketRef, requested: Value) 
 /// Handles `leaveChannel`: leaves the room and replies `leftChannel`. Non-string names are
 /// ignored, as there is no room they could name.
 pub fn handle_leave(socket: &SocketRef, requested: Value) {
-    if let Value::String(name) = requested {
+    if let Value::String(name) = requested_name(requested) {
         socket.leave(name.clone());
         let _ = socket.emit(LEFT_CHANNEL, &name);
     }
@@ -45,7 +58,7 @@ async fn join(
     let config = &shared.config;
     let name = requested.as_str().ok_or(JoinError::NotAString)?;
     let channel = ChannelName::parse(name, config.max_channel_name_len)?;
-    let has_check = *shared.categories.get(channel.category()).ok_or(JoinError::UnknownCategory)?;
+    let spec = shared.categories.get(channel.category()).ok_or(JoinError::UnknownCategory)?;
 
     let rooms = socket.rooms();
     let already_in = rooms.iter().any(|room| room == channel.as_str());
@@ -53,7 +66,7 @@ async fn join(
         return Err(JoinError::TooManyChannels { limit: config.max_channels_per_socket });
     }
 
-    if has_check {
+    if spec.has_access_check {
         let limit = config.max_pending_joins_per_socket;
         let state = socket.extensions.get::<Arc<SocketState>>();
         let _slot = state
@@ -83,4 +96,21 @@ async fn join(
         return Ok(None);
     }
     Ok(Some(channel))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_both_request_shapes() {
+        assert_eq!(requested_name(json!("chat:1")), json!("chat:1"));
+        assert_eq!(
+            requested_name(json!({"channelName": "chat:1", "authToken": "t"})),
+            json!("chat:1")
+        );
+        assert_eq!(requested_name(json!({"channelName": 5})), json!({}));
+        assert_eq!(requested_name(json!(5)), json!(5));
+    }
 }

@@ -31,6 +31,23 @@ pub struct ChannelSpec {
     pub category: String,
     /// Whether joins must pass the app's `canAccessChannel` check.
     pub has_access_check: bool,
+    /// Whether members may `publish` to the channel (it has an `onPublish`).
+    pub has_publish: bool,
+}
+
+/// Which Engine.IO transports clients may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transports {
+    /// HTTP long-polling (the fallback behind proxies that block WebSocket).
+    pub polling: bool,
+    /// WebSocket.
+    pub websocket: bool,
+}
+
+impl Default for Transports {
+    fn default() -> Self {
+        Self { polling: true, websocket: true }
+    }
 }
 
 /// Everything the core needs to run one server.
@@ -42,6 +59,8 @@ pub struct Config {
     pub cors: CorsPolicy,
     /// The channels clients may join. Default: none.
     pub channels: Vec<ChannelSpec>,
+    /// Allowed transports. Default: both polling and websocket (Socket.IO's).
+    pub transports: Transports,
     /// Whether connections go through the app's `authenticate`. Default `false` (anonymous).
     pub authenticate: bool,
     /// How long `authenticate` may take before the connection is refused. Default 10 s.
@@ -82,6 +101,7 @@ impl Default for Config {
             path: DEFAULT_PATH.to_owned(),
             cors: CorsPolicy::Any,
             channels: Vec::new(),
+            transports: Transports::default(),
             authenticate: false,
             auth_timeout: Duration::from_secs(10),
             access_check_timeout: Duration::from_secs(5),
@@ -97,13 +117,6 @@ impl Default for Config {
             broadcast_queue_capacity: 65_536,
             close_grace: Duration::from_secs(2),
         }
-    }
-}
-
-impl Config {
-    /// The spec of a registered category, if any.
-    pub fn channel(&self, category: &str) -> Option<&ChannelSpec> {
-        self.channels.iter().find(|c| c.category == category)
     }
 }
 

@@ -88,6 +88,29 @@ pub enum AuthError {
     },
 }
 
+/// Why a client's `publish` was refused. Its `Display` is the `publishError.error` text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PublishError {
+    /// `publish` needs `(channel: string, data)`.
+    #[error("publish expects (channel, data)")]
+    BadArguments,
+    /// Binary data cannot be published (it is broadcast as JSON).
+    #[error("binary data cannot be published")]
+    BinaryData,
+    /// The socket has not joined the channel (or the name is not a channel).
+    #[error("Not a member of this channel")]
+    NotAMember,
+    /// The channel has no `onPublish`.
+    #[error("Publishing is not allowed on this channel")]
+    NotAllowed,
+    /// `onPublish` threw; carries its message (meant for the client).
+    #[error("{}", if .0.is_empty() { "Publish rejected" } else { .0.as_str() })]
+    Rejected(String),
+    /// `onPublish` did not settle in time.
+    #[error("Publish timed out")]
+    TimedOut,
+}
+
 /// Why a broadcast was not queued.
 #[derive(Debug, thiserror::Error)]
 pub enum BroadcastError {
@@ -126,4 +149,24 @@ pub enum ServeError {
     /// A forwarded HTTP request could not be built or answered.
     #[error("invalid forwarded request: {0}")]
     Request(String),
+}
+
+/// Why an operation on one socket (from the app's `SocketHandle`) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SocketOpError {
+    /// The socket has disconnected.
+    #[error("the socket has disconnected")]
+    Gone,
+    /// The client did not acknowledge in time.
+    #[error("the client did not acknowledge in time")]
+    AckTimeout,
+    /// The arguments could not be encoded.
+    #[error("the arguments cannot be encoded: {0}")]
+    Encode(String),
+    /// The arguments are not valid JSON.
+    #[error("the arguments are not valid JSON: {0}")]
+    InvalidJson(#[from] serde_json::Error),
+    /// The channel name is invalid.
+    #[error("invalid channel name: {0}")]
+    InvalidChannel(#[from] ChannelNameError),
 }

@@ -50,6 +50,13 @@ impl BroadcastQueue {
     }
 }
 
+impl BroadcastQueue {
+    /// Queues a broadcast from async code on the runtime, waiting for room when full.
+    pub async fn push_async(&self, broadcast: Broadcast) -> Result<(), BroadcastError> {
+        self.0.send(broadcast).await.map_err(|_| BroadcastError::Closed)
+    }
+}
+
 async fn drain(io: SocketIo, mut rx: mpsc::Receiver<Broadcast>, shutdown: CancellationToken) {
     loop {
         tokio::select! {

@@ -2,6 +2,8 @@
 
 use std::{future::Future, pin::Pin};
 
+use crate::core::payload::Payload;
+
 /// A boxed future, as returned by [`AppHooks`].
 pub type HookFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
@@ -28,4 +30,37 @@ pub trait AppHooks: Send + Sync + 'static {
 
     /// Connection `sid` is gone: drop whatever the app keeps for it. Fire and forget.
     fn forget(&self, sid: String);
+
+    /// A connection's life event, for the app's `onConnection`/`onDisconnect` handlers. Only
+    /// sent while the app listens for them. Fire and forget; delivered in order.
+    fn socket_notice(&self, sid: String, notice: SocketNotice);
+
+    /// A client event the app registered a handler for. Resolves to the acknowledgement to
+    /// send (`None`: no ack, e.g. the handler threw).
+    fn on_event(
+        &self,
+        sid: String,
+        event: String,
+        args: Payload,
+        wants_ack: bool,
+    ) -> HookFuture<Option<Payload>>;
+
+    /// A client's `publish` to `category:id` with JSON `data`: resolves to the JSON to
+    /// broadcast, or to the rejection message for `publishError`.
+    fn on_publish(
+        &self,
+        sid: String,
+        category: String,
+        id: String,
+        data: String,
+    ) -> HookFuture<Result<String, String>>;
+}
+
+/// A connection's life event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SocketNotice {
+    /// Authenticated and about to be acknowledged.
+    Connected,
+    /// Gone, with socketioxide's reason text.
+    Disconnected(String),
 }

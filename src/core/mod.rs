@@ -9,6 +9,8 @@ pub mod errors;
 pub mod fanout;
 pub mod hooks;
 pub mod http;
+pub mod payload;
 pub mod protocol;
+pub mod publish;
 pub mod server;
 pub mod session;

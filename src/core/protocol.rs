@@ -14,6 +14,26 @@ pub const LEAVE_CHANNEL: &str = "leaveChannel";
 /// Server → client: the leave was processed; carries the channel name (`leftChannel`).
 pub const LEFT_CHANNEL: &str = "leftChannel";
 
+/// Client → server: publish `(channel, data)` to a channel the socket has joined, where the
+/// channel opted in with `onPublish` (README, "Client publish").
+pub const PUBLISH: &str = "publish";
+/// Server → client: a publish was refused; carries `{ channel, error }`.
+pub const PUBLISH_ERROR: &str = "publishError";
+
+/// Event names the app cannot take over with `onEvent`: the channel protocol and socket.io's
+/// reserved names.
+pub const RESERVED_EVENTS: &[&str] = &[
+    JOIN_CHANNEL,
+    LEAVE_CHANNEL,
+    PUBLISH,
+    "connect",
+    "connect_error",
+    "disconnect",
+    "disconnecting",
+    "newListener",
+    "removeListener",
+];
+
 /// The `joinError.error` text Modelence sends for an unknown category or a check that said no.
 pub const ACCESS_DENIED: &str = "Access denied";
 

@@ -2,8 +2,11 @@
 //! listener, adopted file descriptors, forwarded requests, bridged streams) and closes them all.
 
 use std::{
+    collections::HashSet,
     net::SocketAddr,
-    sync::{Arc, Mutex, Weak},
+    str::FromStr,
+    sync::{atomic::AtomicBool, atomic::Ordering, Arc, Mutex, RwLock, Weak},
+    time::Duration,
 };
 
 use bytes::Bytes;
@@ -15,7 +18,8 @@ use serde_json::{value::RawValue, Value};
 use socketioxide::{
     extract::{SocketRef, TryData},
     handler::ConnectHandler,
-    SocketIo,
+    socket::Sid,
+    SendError, SocketError, SocketIo, TransportType,
 };
 use tokio::{
     io::{AsyncRead, AsyncWrite},
@@ -28,10 +32,11 @@ use crate::core::{
     channel::room_name,
     config::Config,
     connection::{ClientIo, KillSwitch},
-    errors::{BroadcastError, ServeError},
+    errors::{BroadcastError, ServeError, SocketOpError},
     fanout::{Broadcast, BroadcastQueue},
     hooks::AppHooks,
-    http::HttpEntry,
+    http::{ConnectionKill, HttpEntry},
+    payload::{OutgoingArgs, Payload},
     session::Shared,
 };
 
@@ -46,6 +51,8 @@ pub struct Server {
     config: Arc<Shared>,
     runtime: Handle,
     shutdown: CancellationToken,
+    /// Fires once `close()` has disconnected every socket: pending forwarded requests give up.
+    finished: CancellationToken,
     tasks: TaskTracker,
     connections: Mutex<Vec<Weak<KillSwitch>>>,
     closed: OnceCell<()>,
@@ -55,21 +62,36 @@ impl Server {
     /// Builds the Socket.IO service for `config` on `runtime`, calling `hooks` for the app.
     pub fn start(config: Config, hooks: Arc<dyn AppHooks>, runtime: Handle) -> Arc<Self> {
         let _entered = runtime.enter();
-        let (sio, io) = SocketIo::builder()
-            .req_path(config.path.clone())
+        let transports = match (config.transports.polling, config.transports.websocket) {
+            (true, false) => vec![TransportType::Polling],
+            (false, true) => vec![TransportType::Websocket],
+            _ => vec![TransportType::Polling, TransportType::Websocket],
+        };
+        let mut builder = SocketIo::builder().req_path(config.path.clone());
+        builder = match transports.as_slice() {
+            [only] => builder.transports([*only]),
+            _ => builder.transports([TransportType::Polling, TransportType::Websocket]),
+        };
+        let (sio, io) = builder
             .ping_interval(config.ping_interval)
             .ping_timeout(config.ping_timeout)
             .connect_timeout(config.connect_timeout)
             .max_payload(config.max_payload)
             .max_buffer_size(config.max_buffered_packets)
             .build_svc();
-        let categories =
-            config.channels.iter().map(|c| (c.category.clone(), c.has_access_check)).collect();
+        let categories = config.channels.iter().map(|c| (c.category.clone(), c.clone())).collect();
         let entry = HttpEntry::new(sio, config.cors.clone());
         let shutdown = CancellationToken::new();
         let (broadcasts, drain) =
             BroadcastQueue::new(io.clone(), config.broadcast_queue_capacity, shutdown.clone());
-        let shared = Arc::new(Shared { config, categories, hooks });
+        let shared = Arc::new(Shared {
+            config,
+            categories,
+            hooks,
+            wants_socket_notices: AtomicBool::new(false),
+            event_names: RwLock::new(HashSet::new()),
+            broadcasts: broadcasts.clone(),
+        });
 
         let on_connect = shared.clone();
         let middleware = move |s: SocketRef, TryData(auth): TryData<Value>| {
@@ -86,6 +108,7 @@ impl Server {
             config: shared,
             runtime,
             shutdown,
+            finished: CancellationToken::new(),
             tasks,
             connections: Mutex::new(Vec::new()),
             closed: OnceCell::new(),
@@ -211,9 +234,14 @@ impl Server {
     /// Attach mode: answers one HTTP request (long-polling, handshake) that Node received.
     pub async fn forward(&self, req: Request<Full<Bytes>>) -> Result<Response<Bytes>, ServeError> {
         self.ensure_open()?;
-        let res = match hyper::service::Service::call(&self.entry, req).await {
-            Ok(res) => res,
-            Err(never) => match never {},
+        let call = hyper::service::Service::call(&self.entry, req);
+        let res = tokio::select! {
+            res = call => match res {
+                Ok(res) => res,
+                Err(never) => match never {},
+            },
+            // A long-poll still waiting after every socket was closed has nothing more to get.
+            _ = self.finished.cancelled() => return Err(ServeError::Closed),
         };
         let (parts, body) = res.into_parts();
         let body = match body.collect().await {
@@ -233,6 +261,111 @@ impl Server {
         self.broadcasts.push(Broadcast { channel, data })
     }
 
+    /// Starts or stops telling the app about connections and disconnections.
+    pub fn set_socket_notices(&self, enabled: bool) {
+        self.config.wants_socket_notices.store(enabled, Ordering::Release);
+    }
+
+    /// Routes client events named `event` to the app (`enabled`) or ignores them.
+    pub fn set_event_route(&self, event: &str, enabled: bool) {
+        if let Ok(mut names) = self.config.event_names.write() {
+            if enabled {
+                names.insert(event.to_owned());
+            } else {
+                names.remove(event);
+            }
+        }
+    }
+
+    fn socket(&self, sid: &str) -> Option<SocketRef> {
+        let sid = Sid::from_str(sid).ok()?;
+        self.io.get_socket(sid).filter(|s| s.connected())
+    }
+
+    /// Sends `event` with `args` to one socket. `Ok(false)` if the socket is gone.
+    pub fn emit_to(&self, sid: &str, event: &str, args: Payload) -> Result<bool, SocketOpError> {
+        let _entered = self.runtime.enter();
+        let args = OutgoingArgs::try_from(args)?;
+        let Some(socket) = self.socket(sid) else { return Ok(false) };
+        match socket.emit(event, &args) {
+            Ok(()) => Ok(true),
+            Err(SendError::Socket(SocketError::InternalChannelFull)) => {
+                cut_off(&socket);
+                Ok(false)
+            }
+            Err(SendError::Socket(SocketError::Closed)) => Ok(false),
+            Err(SendError::Serialize(error)) => Err(SocketOpError::Encode(error.to_string())),
+        }
+    }
+
+    /// Sends `event` with `args` to one socket and waits up to `timeout` for its ack.
+    pub async fn emit_with_ack(
+        &self,
+        sid: &str,
+        event: &str,
+        args: Payload,
+        timeout: Duration,
+    ) -> Result<Payload, SocketOpError> {
+        let args = OutgoingArgs::try_from(args)?;
+        let socket = self.socket(sid).ok_or(SocketOpError::Gone)?;
+        let pending = match socket.timeout(timeout).emit_with_ack::<_, Payload>(event, &args) {
+            Ok(pending) => pending,
+            Err(SendError::Serialize(error)) => {
+                return Err(SocketOpError::Encode(error.to_string()))
+            }
+            Err(SendError::Socket(SocketError::InternalChannelFull)) => {
+                cut_off(&socket);
+                return Err(SocketOpError::Gone);
+            }
+            Err(SendError::Socket(SocketError::Closed)) => return Err(SocketOpError::Gone),
+        };
+        pending.await.map_err(|error| match error {
+            socketioxide::AckError::Timeout => SocketOpError::AckTimeout,
+            socketioxide::AckError::Socket(_) => SocketOpError::Gone,
+            other => SocketOpError::Encode(other.to_string()),
+        })
+    }
+
+    /// Adds a socket to a channel without an access check. `false` if the socket is gone.
+    pub fn join(&self, sid: &str, channel: &str) -> Result<bool, SocketOpError> {
+        let _entered = self.runtime.enter();
+        let name =
+            crate::core::channel::ChannelName::parse(channel, self.config().max_channel_name_len)?;
+        let Some(socket) = self.socket(sid) else { return Ok(false) };
+        socket.join(name.as_str().to_owned());
+        Ok(true)
+    }
+
+    /// Removes a socket from a channel. `false` if the socket is gone.
+    pub fn leave(&self, sid: &str, channel: &str) -> bool {
+        let _entered = self.runtime.enter();
+        let Some(socket) = self.socket(sid) else { return false };
+        socket.leave(channel.to_owned());
+        true
+    }
+
+    /// The channels a socket is in, or `None` if it is gone.
+    pub fn rooms(&self, sid: &str) -> Option<Vec<String>> {
+        let _entered = self.runtime.enter();
+        self.socket(sid).map(|s| s.rooms().into_iter().map(|r| r.into_owned()).collect())
+    }
+
+    /// Disconnects a socket. `false` if it was already gone.
+    pub fn disconnect(&self, sid: &str) -> bool {
+        let _entered = self.runtime.enter();
+        let Some(socket) = self.socket(sid) else { return false };
+        if socket.clone().disconnect().is_err() {
+            cut_off(&socket);
+        }
+        true
+    }
+
+    /// The ids of this instance's sockets in `channel`.
+    pub fn members(&self, channel: &str) -> Vec<String> {
+        let _entered = self.runtime.enter();
+        self.io.to(channel.to_owned()).sockets().into_iter().map(|s| s.id.to_string()).collect()
+    }
+
     /// Stops accepting, disconnects every client, waits up to the configured grace for
     /// connections to finish, then cuts the rest. Later calls wait for the first to finish.
     pub async fn close(&self) {
@@ -240,6 +373,7 @@ impl Server {
             .get_or_init(|| async {
                 self.shutdown.cancel();
                 self.io.close().await;
+                self.finished.cancel();
                 self.tasks.close();
                 let grace = self.config().close_grace;
                 if tokio::time::timeout(grace, self.tasks.wait()).await.is_err() {
@@ -253,6 +387,16 @@ impl Server {
                 }
             })
             .await;
+    }
+}
+
+/// Cuts a socket's connection when it cannot even take a disconnect packet.
+fn cut_off(socket: &SocketRef) {
+    match socket.req_parts().extensions.get::<ConnectionKill>() {
+        Some(ConnectionKill(kill)) => kill.kill(),
+        None => {
+            let _ = socket.clone().disconnect();
+        }
     }
 }
 

@@ -2,37 +2,50 @@
 //! per-socket state, and the handlers registered before the CONNECT is acknowledged.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
+    convert::Infallible,
     sync::{
-        atomic::{AtomicUsize, Ordering},
-        Arc,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+        Arc, RwLock,
     },
 };
 
 use serde_json::Value;
 use socketioxide::{
-    extract::{SocketRef, TryData},
+    adapter::Adapter,
+    extract::{AckSender, Event, SocketRef, TryData},
+    handler::FromMessageParts,
+    socket::{DisconnectReason, Socket},
     ParserError,
 };
 
 use crate::core::{
     access,
     auth::{authenticate, token_from_auth},
-    config::Config,
+    config::{ChannelSpec, Config},
     errors::AuthError,
-    hooks::AppHooks,
-    protocol::{JOIN_CHANNEL, LEAVE_CHANNEL},
+    fanout::BroadcastQueue,
+    hooks::{AppHooks, SocketNotice},
+    payload::Payload,
+    protocol::{JOIN_CHANNEL, LEAVE_CHANNEL, PUBLISH},
+    publish,
 };
 
-/// What every connection handler needs: the configuration, the registered categories and the
-/// app's callbacks.
+/// What every connection handler needs: the configuration, the registered categories, the
+/// app's callbacks and which socket events the app listens to.
 pub struct Shared {
     /// The server's configuration.
     pub config: Config,
-    /// Registered categories, mapped to whether they have an access check.
-    pub categories: HashMap<String, bool>,
+    /// Registered categories by name.
+    pub categories: HashMap<String, ChannelSpec>,
     /// The app's callbacks.
     pub hooks: Arc<dyn AppHooks>,
+    /// Whether the app listens for connections and disconnections.
+    pub wants_socket_notices: AtomicBool,
+    /// Client event names the app has handlers for; others are ignored.
+    pub event_names: RwLock<HashSet<String>>,
+    /// Where client publishes go (the same queue as the app's broadcasts).
+    pub broadcasts: BroadcastQueue,
 }
 
 /// State kept per socket (in its extensions). When the socket is dropped, the app is told to
@@ -81,7 +94,7 @@ impl Shared {
         socket: SocketRef,
         auth: Result<Value, ParserError>,
     ) -> Result<(), AuthError> {
-        let forget = if self.config.authenticate {
+        if self.config.authenticate {
             let auth = auth.unwrap_or(Value::Null);
             let token = token_from_auth(&auth, self.config.max_token_len)?;
             let sid = socket.id.to_string();
@@ -91,11 +104,15 @@ impl Shared {
                 tracing::debug!(sid = %socket.id, error = %e, "connection refused");
                 return Err(e);
             }
-            Some((self.hooks.clone(), sid))
-        } else {
-            None
-        };
+        }
+        let notices = self.wants_socket_notices.load(Ordering::Acquire);
+        // The app keeps per-connection state only when it authenticates or tracks sockets.
+        let forget = (self.config.authenticate || notices)
+            .then(|| (self.hooks.clone(), socket.id.to_string()));
         socket.extensions.insert(Arc::new(SocketState::new(forget)));
+        if notices {
+            self.hooks.socket_notice(socket.id.to_string(), SocketNotice::Connected);
+        }
 
         let shared = self.clone();
         socket.on(JOIN_CHANNEL, move |s: SocketRef, TryData(arg): TryData<Value>| {
@@ -105,6 +122,84 @@ impl Shared {
         socket.on(LEAVE_CHANNEL, |s: SocketRef, TryData(arg): TryData<Value>| async move {
             access::handle_leave(&s, arg.unwrap_or(Value::Null))
         });
+        let shared = self.clone();
+        socket.on(PUBLISH, move |s: SocketRef, TryData(args): TryData<Payload>, ack: AckSender| {
+            let shared = shared.clone();
+            async move { publish::handle_publish(&shared, &s, args, ack).await }
+        });
+        let shared = self.clone();
+        socket.on_fallback(
+            move |s: SocketRef, Event(event), TryData(args): TryData<Payload>, WantsAck(wants_ack), ack: AckSender| {
+                let shared = shared.clone();
+                async move { shared.on_app_event(&s, event.to_string(), args, wants_ack, ack).await }
+            },
+        );
+        let shared = self.clone();
+        socket.on_disconnect(move |s: SocketRef, reason: DisconnectReason| {
+            let shared = shared.clone();
+            async move {
+                if shared.wants_socket_notices.load(Ordering::Acquire) {
+                    let notice = SocketNotice::Disconnected(socket_io_reason(reason).to_owned());
+                    shared.hooks.socket_notice(s.id.to_string(), notice);
+                }
+            }
+        });
         Ok(())
+    }
+
+    /// A client event outside the channel protocol: handed to the app's handler if it has one.
+    async fn on_app_event(
+        &self,
+        socket: &SocketRef,
+        event: String,
+        args: Result<Payload, ParserError>,
+        wants_ack: bool,
+        ack: AckSender,
+    ) {
+        let registered = self.event_names.read().is_ok_and(|names| names.contains(&event));
+        if !registered {
+            return;
+        }
+        let Ok(args) = args else {
+            tracing::debug!(sid = %socket.id, %event, "event arguments could not be decoded");
+            return;
+        };
+        let reply = self.hooks.on_event(socket.id.to_string(), event, args, wants_ack).await;
+        if let (true, Some(reply)) = (wants_ack, reply) {
+            match crate::core::payload::OutgoingArgs::try_from(reply) {
+                Ok(args) => {
+                    let _ = ack.send(&args);
+                }
+                Err(error) => tracing::debug!(%error, "acknowledgement is not valid JSON"),
+            }
+        }
+    }
+}
+
+/// The disconnect reason under the name socket.io's own server gives it.
+pub fn socket_io_reason(reason: DisconnectReason) -> &'static str {
+    match reason {
+        DisconnectReason::TransportClose => "transport close",
+        DisconnectReason::MultipleHttpPollingError => "multiple http polling error",
+        DisconnectReason::PacketParsingError => "parse error",
+        DisconnectReason::TransportError => "transport error",
+        DisconnectReason::HeartbeatTimeout => "ping timeout",
+        DisconnectReason::ClientNSDisconnect => "client namespace disconnect",
+        DisconnectReason::ServerNSDisconnect => "server namespace disconnect",
+        DisconnectReason::ClosingServer => "server shutting down",
+    }
+}
+
+/// Extracts whether the client asked for an acknowledgement of this message.
+pub struct WantsAck(pub bool);
+
+impl<A: Adapter> FromMessageParts<A> for WantsAck {
+    type Error = Infallible;
+    fn from_message_parts(
+        _: &Arc<Socket<A>>,
+        _: &mut socketioxide_core::Value,
+        ack_id: &Option<i64>,
+    ) -> Result<Self, Infallible> {
+        Ok(WantsAck(ack_id.is_some()))
     }
 }

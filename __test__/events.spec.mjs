@@ -1,0 +1,194 @@
+// Bidirectional messaging: client events with acks, socket handles, server-side emits.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ServerChannel } from '../lib/index.js';
+import { startServer, connect, join, waitFor, fires, sleep, eventually } from './support/helpers.mjs';
+
+test('an event without ack reaches its handler with the socket handle and arguments', async (t) => {
+  const { url, server } = await startServer(t, {
+    authenticate: (token) => ({ user: { name: token }, session: null, roles: [] }),
+  });
+  const calls = [];
+  server.onEvent('typing', (socket, room, state) => {
+    calls.push({ id: socket.id, user: socket.auth.user, room, state });
+  });
+  const client = await connect(t, url, { auth: { token: 'ann' } });
+  client.emit('typing', 'room1', { on: true });
+  await eventually(() => calls.length === 1, 3000, 'the typing handler');
+  assert.deepEqual(calls, [{ id: client.id, user: { name: 'ann' }, room: 'room1', state: { on: true } }]);
+});
+
+test('the handler result (sync or async) is the acknowledgement', async (t) => {
+  const { url, server } = await startServer(t, {});
+  server.onEvent('add', (socket, a, b) => a + b);
+  server.onEvent('slowEcho', async (socket, value) => {
+    await sleep(100);
+    return { echoed: value };
+  });
+  const client = await connect(t, url);
+  assert.equal(await client.emitWithAck('add', 2, 3), 5);
+  assert.deepEqual(await client.emitWithAck('slowEcho', 'é'), { echoed: 'é' });
+});
+
+test('a throwing or rejecting handler sends no ack, reaches onError, and harms nothing', async (t) => {
+  const { url, server } = await startServer(t, {});
+  const errors = [];
+  server.onError((error, { event, socket }) => errors.push({ message: error.message, event, id: socket.id }));
+  server.onEvent('boom', () => {
+    throw new Error('sync boom');
+  });
+  server.onEvent('reject', async () => {
+    throw new Error('async boom');
+  });
+  server.onEvent('ok', () => 'still here');
+  const client = await connect(t, url);
+  await assert.rejects(client.timeout(300).emitWithAck('boom'), /operation has timed out/);
+  await assert.rejects(client.timeout(300).emitWithAck('reject'), /operation has timed out/);
+  assert.deepEqual(errors, [
+    { message: 'sync boom', event: 'boom', id: client.id },
+    { message: 'async boom', event: 'reject', id: client.id },
+  ]);
+  assert.equal(await client.emitWithAck('ok'), 'still here');
+});
+
+test('events without a handler are ignored; protocol events cannot be taken over', async (t) => {
+  const { url, server } = await startServer(t, { channels: [new ServerChannel('chat')] });
+  assert.throws(() => server.onEvent('joinChannel', () => {}), {
+    name: 'TypeError',
+    message: 'onEvent: "joinChannel" belongs to the channel protocol and is handled natively; pick another event name',
+  });
+  assert.throws(() => server.onEvent('disconnect', () => {}), { message: /reserved socket.io event name/ });
+  const client = await connect(t, url);
+  client.emit('nobodyListens', 1);
+  await assert.rejects(client.timeout(200).emitWithAck('nobodyListens'), /operation has timed out/);
+  assert.deepEqual(await join(client, 'chat:1'), { joined: 'chat:1' });
+});
+
+test('binary arguments round-trip as Buffers, nested and at top level', async (t) => {
+  const { url, server } = await startServer(t, {});
+  let received;
+  server.onEvent('upload', (socket, file, meta) => {
+    received = { file, meta };
+    return { size: file.length, copy: Buffer.concat([file, meta.extra]) };
+  });
+  const client = await connect(t, url);
+  const reply = await client.emitWithAck('upload', Buffer.from([1, 2, 3]), { name: 'f', extra: Buffer.from([9]) });
+  assert.ok(Buffer.isBuffer(received.file));
+  assert.deepEqual([...received.file], [1, 2, 3]);
+  assert.deepEqual([...received.meta.extra], [9]);
+  assert.equal(reply.size, 3);
+  assert.deepEqual([...Buffer.from(reply.copy)], [1, 2, 3, 9]);
+});
+
+test('socket.emit and emitWithAck reach that client only', async (t) => {
+  const { url, server } = await startServer(t, {});
+  const sockets = [];
+  server.onConnection((socket) => sockets.push(socket));
+  const a = await connect(t, url);
+  const b = await connect(t, url);
+  await eventually(() => sockets.length === 2, 3000, 'two connections');
+  const handleA = sockets.find((s) => s.id === a.id);
+  const got = waitFor(a, 'liveQueryData');
+  assert.equal(handleA.emit('liveQueryData', { rows: [1] }, Buffer.from('bin')), true);
+  assert.deepEqual(await got, { rows: [1] });
+  assert.equal(await fires(b, 'liveQueryData', 200), false);
+
+  a.on('confirm', (value, ack) => ack({ confirmed: value }));
+  assert.deepEqual(await handleA.emitWithAck('confirm', 7), { confirmed: 7 });
+  await assert.rejects(handleA.emitWithAck('neverAnswered', { timeoutMs: 200 }), {
+    code: 'MNW_ACK_TIMEOUT',
+    message: 'emitWithAck("neverAnswered"): the client did not acknowledge within 200 ms',
+  });
+});
+
+test('server-side join skips the access check; leave and channels reflect it', async (t) => {
+  const secret = new ServerChannel('secret', () => false);
+  const { url, server } = await startServer(t, { channels: [secret] });
+  let handle;
+  server.onConnection((socket) => (handle = socket));
+  const client = await connect(t, url);
+  await eventually(() => handle, 3000, 'the connection handler');
+  assert.deepEqual(await join(client, 'secret:1'), { error: { channel: 'secret:1', error: 'Access denied' } });
+  assert.equal(handle.join('secret:1'), true);
+  assert.deepEqual(handle.channels, ['secret:1']);
+  const got = waitFor(client, 'secret');
+  secret.broadcast('1', 'server let you in');
+  assert.equal(await got, 'server let you in');
+  assert.equal(handle.leave('secret:1'), true);
+  assert.deepEqual(handle.channels, []);
+  assert.throws(() => handle.join('nocolon'), { name: 'TypeError', message: /expected 'category:id'/ });
+});
+
+test('disconnect() closes the client; the handle then reports it is gone', async (t) => {
+  const { url, server } = await startServer(t, {});
+  let handle;
+  const disconnects = [];
+  server.onConnection((socket) => (handle = socket));
+  server.onDisconnect((socket, reason) => disconnects.push({ id: socket.id, reason }));
+  const client = await connect(t, url);
+  const clientId = client.id;
+  await eventually(() => handle, 3000, 'the connection handler');
+  const closed = waitFor(client, 'disconnect');
+  assert.equal(handle.disconnect(), true);
+  assert.equal(await closed, 'io server disconnect');
+  await eventually(() => disconnects.length === 1, 3000, 'the disconnect handler');
+  assert.deepEqual(disconnects, [{ id: clientId, reason: 'server namespace disconnect' }]);
+  assert.equal(handle.connected, false);
+  assert.equal(handle.emit('late', 1), false);
+  assert.equal(handle.join('chat:1'), false);
+  assert.equal(handle.disconnect(), false);
+  await assert.rejects(handle.emitWithAck('late'), { code: 'MNW_SOCKET_GONE' });
+});
+
+test('a client that disconnects is reported with its reason, and its handle goes stale', async (t) => {
+  const { url, server } = await startServer(t, {});
+  const seen = [];
+  server.onDisconnect((socket, reason) => seen.push(reason));
+  let handle;
+  server.onConnection((socket) => (handle = socket));
+  const client = await connect(t, url);
+  await eventually(() => handle, 3000, 'the connection handler');
+  client.disconnect();
+  await eventually(() => seen.length === 1, 3000, 'the disconnect handler');
+  assert.match(seen[0], /client/);
+  assert.equal(handle.emit('x'), false);
+});
+
+test('a throwing connection handler goes to onError and the connection stays up', async (t) => {
+  const { url, server } = await startServer(t, {});
+  const errors = [];
+  server.onError((error) => errors.push(error.message));
+  server.onConnection(() => {
+    throw new Error('handler bug');
+  });
+  server.onEvent('ping2', () => 'pong2');
+  const client = await connect(t, url);
+  assert.equal(await client.emitWithAck('ping2'), 'pong2');
+  assert.deepEqual(errors, ['handler bug']);
+});
+
+test('live query style: subscribe, periodic pushes to that socket, unsubscribe', async (t) => {
+  const { url, server } = await startServer(t, {});
+  const timers = new Map();
+  server.onEvent('subscribeLiveQuery', (socket, { queryId }) => {
+    let n = 0;
+    timers.set(queryId, setInterval(() => socket.emit('liveQueryData', { queryId, n: n++ }), 20));
+    return { ok: true };
+  });
+  server.onEvent('unsubscribeLiveQuery', (socket, { queryId }) => {
+    clearInterval(timers.get(queryId));
+    timers.delete(queryId);
+    return { ok: true };
+  });
+  t.after(() => timers.forEach(clearInterval));
+  const client = await connect(t, url);
+  const data = [];
+  client.on('liveQueryData', (d) => data.push(d));
+  assert.deepEqual(await client.emitWithAck('subscribeLiveQuery', { queryId: 'q1' }), { ok: true });
+  await eventually(() => data.length >= 3, 3000, 'three pushes');
+  assert.deepEqual(await client.emitWithAck('unsubscribeLiveQuery', { queryId: 'q1' }), { ok: true });
+  const count = data.length;
+  await sleep(100);
+  assert.ok(data.length <= count + 1);
+  assert.deepEqual(data.slice(0, 3), [0, 1, 2].map((n) => ({ queryId: 'q1', n })));
+});

@@ -1,0 +1,161 @@
+'use strict';
+
+const { codes, typeError, describe } = require('./errors');
+const { SocketHandle, checkEvent } = require('./socket-handle');
+const { deconstruct, reconstruct } = require('./payload');
+
+/** Client events the channel protocol owns; `onEvent` cannot take them over. */
+const PROTOCOL_EVENTS = new Set(['joinChannel', 'leaveChannel', 'publish']);
+
+function defaultErrorHandler(error, { event }) {
+  const where = event ? `handler for "${event}"` : 'connection handler';
+  console.error(`[modelence-native-ws] ${where} failed:`, error);
+}
+
+/**
+ * The app's socket-level handlers (`onConnection`, `onDisconnect`, `onEvent`, `onError`) and
+ * the dispatchers Rust calls to reach them. Handlers never take a connection or the server
+ * down: a throw or rejection goes to `onError`.
+ */
+class SocketEvents {
+  #native = null;
+  #contexts;
+  #handles = new Map();
+  #connection = [];
+  #disconnect = [];
+  #events = new Map();
+  #errors = [];
+
+  constructor(contexts) {
+    this.#contexts = contexts;
+  }
+
+  /** @internal Connects the dispatcher to its native server. */
+  bind(native) {
+    this.#native = native;
+  }
+
+  #enableNotices() {
+    this.#native.setSocketNotices(true);
+  }
+
+  /** Registers `handler(socket)` for every new connection. */
+  onConnection(handler) {
+    this.#checkHandler(handler, 'onConnection');
+    this.#connection.push(handler);
+    this.#enableNotices();
+  }
+
+  /** Registers `handler(socket, reason)` for every disconnection. */
+  onDisconnect(handler) {
+    this.#checkHandler(handler, 'onDisconnect');
+    this.#disconnect.push(handler);
+    this.#enableNotices();
+  }
+
+  /** Registers `handler(socket, ...args)` for client event `event`; its result is the ack. */
+  onEvent(event, handler) {
+    checkEvent(event, 'onEvent');
+    if (PROTOCOL_EVENTS.has(event)) {
+      throw typeError(codes.INVALID_ARGUMENT, `onEvent: "${event}" belongs to the channel protocol and is handled natively; pick another event name`);
+    }
+    this.#checkHandler(handler, 'onEvent');
+    if (this.#events.has(event)) {
+      throw typeError(codes.INVALID_ARGUMENT, `onEvent: "${event}" already has a handler; register one handler per event`);
+    }
+    this.#events.set(event, handler);
+    this.#enableNotices();
+    this.#native.setEventRoute(event, true);
+  }
+
+  /** Registers `handler(error, { socket, event })` for handler failures (default: a log line). */
+  onError(handler) {
+    this.#checkHandler(handler, 'onError');
+    this.#errors.push(handler);
+  }
+
+  #checkHandler(handler, where) {
+    if (typeof handler !== 'function') {
+      throw typeError(codes.INVALID_ARGUMENT, `${where}: handler must be a function, got ${describe(handler)}`);
+    }
+  }
+
+  #report(error, context) {
+    const handlers = this.#errors.length ? this.#errors : [defaultErrorHandler];
+    for (const handler of handlers) {
+      try {
+        handler(error, context);
+      } catch (nested) {
+        defaultErrorHandler(nested, context);
+      }
+    }
+  }
+
+  #run(handler, args, context) {
+    try {
+      const result = handler(...args);
+      if (result && typeof result.then === 'function') result.then(undefined, (e) => this.#report(e, context));
+    } catch (error) {
+      this.#report(error, context);
+    }
+  }
+
+  /**
+   * The handle of `sid`, announced to `onConnection` handlers the first time it is seen
+   * (whichever of the connect notice or a first event arrives first). A socket that is
+   * already gone gets a detached, disconnected handle.
+   */
+  #handle(sid) {
+    let handle = this.#handles.get(sid);
+    if (handle) return handle;
+    handle = new SocketHandle(sid, this.#native, this.#contexts);
+    if (this.#native.rooms(sid) === null) {
+      handle.markDisconnected();
+      return handle;
+    }
+    this.#handles.set(sid, handle);
+    for (const handler of this.#connection) this.#run(handler, [handle], { socket: handle });
+    return handle;
+  }
+
+  /** The live handle of connection `sid`, if any. */
+  get(sid) {
+    return this.#handles.get(sid);
+  }
+
+  /** Dispatcher: `(kind, sid, reason)` from Rust, in order for each connection. */
+  socketNotice = (kind, sid, reason) => {
+    if (kind === 'connect') {
+      this.#handle(sid);
+    } else if (kind === 'disconnect') {
+      this.#gone(sid, reason ?? 'transport close');
+    } else {
+      this.#gone(sid, 'transport close');
+      this.#contexts.forget(sid);
+    }
+  };
+
+  #gone(sid, reason) {
+    const socket = this.#handles.get(sid);
+    if (!socket) return;
+    this.#handles.delete(sid);
+    socket.markDisconnected();
+    for (const handler of this.#disconnect) this.#run(handler, [socket, reason], { socket });
+  }
+
+  /** Dispatcher: `(sid, event, payload, wantsAck) => Promise<payload | null>`; never rejects. */
+  event = async (sid, event, payload, wantsAck) => {
+    const handler = this.#events.get(event);
+    if (!handler) return null;
+    const socket = this.#handle(sid);
+    try {
+      const result = await handler(socket, ...reconstruct(payload));
+      return wantsAck ? deconstruct([result]) : null;
+    } catch (error) {
+      this.#report(error, { socket, event });
+      return null;
+    }
+  };
+}
+
+module.exports = { SocketEvents };

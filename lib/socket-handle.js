@@ -1,0 +1,144 @@
+'use strict';
+
+const { codes, typeError, runtimeError, describe } = require('./errors');
+const { deconstruct, reconstruct } = require('./payload');
+
+/** Default time `emitWithAck` waits for the client's acknowledgement. */
+const DEFAULT_ACK_TIMEOUT_MS = 10000;
+
+/** Event names a server cannot emit or handle: socket.io's reserved names. */
+const RESERVED = new Set(['connect', 'connect_error', 'disconnect', 'disconnecting', 'newListener', 'removeListener']);
+
+function checkEvent(event, where) {
+  if (typeof event !== 'string' || event.length === 0) {
+    throw typeError(codes.INVALID_ARGUMENT, `${where}: event must be a non-empty string, got ${describe(event)}`);
+  }
+  if (RESERVED.has(event)) {
+    throw typeError(codes.INVALID_ARGUMENT, `${where}: "${event}" is a reserved socket.io event name; pick another`);
+  }
+}
+
+function encode(args, where) {
+  try {
+    return deconstruct(args);
+  } catch (cause) {
+    const error = typeError(codes.UNSERIALIZABLE_DATA, `${where}: arguments cannot be serialized (${cause.message})`);
+    error.cause = cause;
+    throw error;
+  }
+}
+
+/**
+ * One client connection, as the app sees it on the server. A handle outlives its connection:
+ * once the client is gone, `emit`/`join`/`leave`/`disconnect` return `false` and
+ * `emitWithAck` rejects with `MNW_SOCKET_GONE`.
+ */
+class SocketHandle {
+  #native;
+  #contexts;
+  #connected = true;
+
+  /** @internal */
+  constructor(id, native, contexts) {
+    Object.defineProperty(this, 'id', { value: id, enumerable: true });
+    this.#native = native;
+    this.#contexts = contexts;
+  }
+
+  /** The connection's auth context (`{ user, session, roles }`). */
+  get auth() {
+    return this.#contexts.get(this.id);
+  }
+
+  /** Whether the connection is still open. */
+  get connected() {
+    return this.#connected;
+  }
+
+  /** The channels (`category:id`) this socket is in. Empty once disconnected. */
+  get channels() {
+    return (this.#native.rooms(this.id) ?? []).filter((room) => room !== this.id);
+  }
+
+  /**
+   * Sends `event` with `args` (JSON values and Buffers) to this client.
+   * @returns {boolean} `false` if the client has disconnected.
+   * @example
+   * socket.emit('liveQueryData', { rows });
+   */
+  emit(event, ...args) {
+    checkEvent(event, 'SocketHandle.emit');
+    return this.#connected && this.#native.emit(this.id, event, encode(args, 'SocketHandle.emit'));
+  }
+
+  /**
+   * Sends `event` and resolves with the client's acknowledgement (its first argument).
+   * A last argument of the exact shape `{ timeoutMs }` sets the wait (default 10 s).
+   * @example
+   * const answer = await socket.emitWithAck('confirm', { id: 1 }, { timeoutMs: 2000 });
+   */
+  async emitWithAck(event, ...args) {
+    checkEvent(event, 'SocketHandle.emitWithAck');
+    let timeoutMs = DEFAULT_ACK_TIMEOUT_MS;
+    const last = args[args.length - 1];
+    if (last && typeof last === 'object' && !Array.isArray(last) && Object.keys(last).join() === 'timeoutMs') {
+      timeoutMs = last.timeoutMs;
+      args = args.slice(0, -1);
+      if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 2 ** 31 - 1) {
+        throw typeError(codes.INVALID_ARGUMENT, `SocketHandle.emitWithAck: timeoutMs must be a positive integer, got ${describe(timeoutMs)}`);
+      }
+    }
+    const payload = encode(args, 'SocketHandle.emitWithAck');
+    if (!this.#connected) throw gone(this.id);
+    const outcome = await this.#native.emitWithAck(this.id, event, payload, timeoutMs);
+    if (outcome.failure === 'timeout') {
+      throw runtimeError(codes.ACK_TIMEOUT, `emitWithAck("${event}"): the client did not acknowledge within ${timeoutMs} ms`);
+    }
+    if (outcome.failure) throw gone(this.id);
+    return reconstruct(outcome.args)[0];
+  }
+
+  /**
+   * Adds this socket to `channel` WITHOUT running the channel's access check: the server
+   * decides. `false` if the client has disconnected.
+   * @example
+   * socket.join(`notifications:${socket.auth.user.id}`);
+   */
+  join(channel) {
+    if (typeof channel !== 'string') {
+      throw typeError(codes.INVALID_ARGUMENT, `SocketHandle.join: channel must be a string, got ${describe(channel)}`);
+    }
+    if (!this.#connected) return false;
+    try {
+      return this.#native.join(this.id, channel);
+    } catch (cause) {
+      const error = typeError(codes.INVALID_ARGUMENT, `SocketHandle.join: ${cause.message}`);
+      error.cause = cause;
+      throw error;
+    }
+  }
+
+  /** Removes this socket from `channel`. `false` if the client has disconnected. */
+  leave(channel) {
+    if (typeof channel !== 'string') {
+      throw typeError(codes.INVALID_ARGUMENT, `SocketHandle.leave: channel must be a string, got ${describe(channel)}`);
+    }
+    return this.#connected && this.#native.leave(this.id, channel);
+  }
+
+  /** Disconnects the client. `false` if it was already gone. */
+  disconnect() {
+    return this.#connected && this.#native.disconnect(this.id);
+  }
+
+  /** @internal */
+  markDisconnected() {
+    this.#connected = false;
+  }
+}
+
+function gone(id) {
+  return runtimeError(codes.SOCKET_GONE, `socket ${id} has disconnected; its handle can no longer send`);
+}
+
+module.exports = { SocketHandle, checkEvent, RESERVED };
