@@ -18,6 +18,17 @@ export declare class NativeBridge {
 }
 export type JsBridge = NativeBridge
 
+/** Publishes broadcasts to every instance sharing a backend, without running a server. */
+export declare class NativeEmitter {
+  /** Connects to MongoDB (`mongodb`) or Redis (`redis`); exactly one must be given. */
+  static connect(mongodb?: MongoAdapterOptions | undefined | null, redis?: RedisAdapterOptions | undefined | null): Promise<NativeEmitter>
+  /** Publishes `json` as event `category` to `category:id` on every instance. */
+  broadcast(category: string, id: string, json: string): void
+  /** Flushes queued broadcasts (up to 5 s) and disconnects. */
+  close(): Promise<void>
+}
+export type JsEmitter = NativeEmitter
+
 /**
  * The native Socket.IO server. Used by the JS layer (`startWebsocketServer`); not meant to
  * be constructed by apps directly.
@@ -48,6 +59,11 @@ export declare class NativeServer {
    * member of `category:id`. Synchronous and cheap: delivery happens on the runtime.
    */
   broadcast(category: string, id: string, json: string): void
+  /**
+   * Shares this server's channels through MongoDB (`mongodb`) or Redis (`redis`); exactly
+   * one must be given. Resolves once connected, subscribed and (MongoDB) indexed.
+   */
+  connectAdapter(mongodb?: MongoAdapterOptions | undefined | null, redis?: RedisAdapterOptions | undefined | null): Promise<void>
   /** Starts or stops `socketNotice` calls for connections and disconnections. */
   setSocketNotices(enabled: boolean): void
   /** Routes client events named `event` to the `event` dispatcher, or stops doing so. */
@@ -112,6 +128,20 @@ export interface ForwardedResponse {
   body: Buffer
 }
 
+/** How to share channels through MongoDB (change streams; needs a replica set). */
+export interface MongoAdapterOptions {
+  /** Connection string. */
+  uri: string
+  /** Database; default: the URI's, else `modelence`. */
+  dbName?: string
+  /** Shared collection; default `_modelenceSocketio`. */
+  collection?: string
+  /** Seconds documents live (TTL index); default 3600. */
+  ttlSeconds?: number
+  /** Milliseconds start-up may wait for the server; default 10000. */
+  connectTimeoutMs?: number
+}
+
 /** A channel category the server accepts joins for. */
 export interface NativeChannelSpec {
   /** The category, e.g. `chat` (no `:`). */
@@ -161,4 +191,14 @@ export interface PublishOutcome {
   json?: string
   /** The rejection message when refused. */
   error?: string
+}
+
+/** How to share channels through Redis pub/sub. */
+export interface RedisAdapterOptions {
+  /** e.g. `redis://127.0.0.1:6379`. */
+  url: string
+  /** Pub/sub channel; default `modelence-ws#_modelenceSocketio`. */
+  channel?: string
+  /** Milliseconds start-up may wait for the server; default 10000. */
+  connectTimeoutMs?: number
 }

@@ -837,5 +837,7 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.NativeBridge = nativeBinding.NativeBridge
 module.exports.JsBridge = nativeBinding.JsBridge
+module.exports.NativeEmitter = nativeBinding.NativeEmitter
+module.exports.JsEmitter = nativeBinding.JsEmitter
 module.exports.NativeServer = nativeBinding.NativeServer
 module.exports.JsNativeServer = nativeBinding.JsNativeServer

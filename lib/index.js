@@ -8,6 +8,16 @@ const { ServerChannel } = require('./server-channel');
 const { Module } = require('./module');
 const { startWebsocketServer, WebsocketServer } = require('./server');
 const { createWebsocketProvider } = require('./provider');
+const { createEmitter, Emitter } = require('./emitter');
 const { codes } = require('./errors');
 
-module.exports = { ServerChannel, Module, startWebsocketServer, WebsocketServer, createWebsocketProvider, errorCodes: codes };
+module.exports = {
+  ServerChannel,
+  Module,
+  startWebsocketServer,
+  WebsocketServer,
+  createWebsocketProvider,
+  createEmitter,
+  Emitter,
+  errorCodes: codes,
+};

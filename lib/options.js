@@ -73,6 +73,50 @@ function transports(value) {
   return value;
 }
 
+/** Validates `mongodb` / `redis` (at most one) into the native adapter options. */
+function adapterOptions(opts, where = 'startWebsocketServer()') {
+  const { mongodb, redis } = opts;
+  const bad = (field, expected, value) =>
+    typeError(codes.INVALID_OPTION, `${where}: options.${field} must be ${expected}, got ${describe(value)}`);
+  if (mongodb !== undefined && redis !== undefined) {
+    throw typeError(codes.INVALID_OPTION, `${where}: pass either mongodb or redis, not both`);
+  }
+  if (mongodb !== undefined) {
+    if (mongodb === null || typeof mongodb !== 'object') throw bad('mongodb', "an object like { uri: 'mongodb://…' }", mongodb);
+    if (typeof mongodb.uri !== 'string' || !/^mongodb(\+srv)?:\/\//.test(mongodb.uri)) {
+      throw bad('mongodb.uri', "a connection string starting with 'mongodb://' or 'mongodb+srv://'", mongodb.uri);
+    }
+    for (const field of ['dbName', 'collection']) {
+      if (mongodb[field] !== undefined && (typeof mongodb[field] !== 'string' || mongodb[field] === '')) {
+        throw bad(`mongodb.${field}`, 'a non-empty string', mongodb[field]);
+      }
+    }
+    for (const field of ['ttlSeconds', 'connectTimeoutMs']) {
+      const value = mongodb[field];
+      if (value !== undefined && (!Number.isInteger(value) || value < 1 || value > 2 ** 31 - 1)) {
+        throw bad(`mongodb.${field}`, 'a positive integer', value);
+      }
+    }
+    const { uri, dbName, collection, ttlSeconds, connectTimeoutMs } = mongodb;
+    return { mongodb: { uri, dbName, collection, ttlSeconds, connectTimeoutMs }, redis: undefined };
+  }
+  if (redis !== undefined) {
+    if (redis === null || typeof redis !== 'object') throw bad('redis', "an object like { url: 'redis://…' }", redis);
+    if (typeof redis.url !== 'string' || !/^rediss?:\/\//.test(redis.url)) {
+      throw bad('redis.url', "a URL starting with 'redis://' or 'rediss://'", redis.url);
+    }
+    if (redis.channel !== undefined && (typeof redis.channel !== 'string' || redis.channel === '')) {
+      throw bad('redis.channel', 'a non-empty string', redis.channel);
+    }
+    const value = redis.connectTimeoutMs;
+    if (value !== undefined && (!Number.isInteger(value) || value < 1 || value > 2 ** 31 - 1)) {
+      throw bad('redis.connectTimeoutMs', 'a positive integer', value);
+    }
+    return { mongodb: undefined, redis: { url: redis.url, channel: redis.channel, connectTimeoutMs: value } };
+  }
+  return null;
+}
+
 /**
  * Validates the options of `startWebsocketServer` up front and returns the normalized form:
  * `{ httpServer, port, host, channels, authenticate, nativeOptions }`.
@@ -111,6 +155,7 @@ function normalizeOptions(opts) {
     path: path.replace(/\/+$/, '') || '/',
     channels,
     authenticate: authenticate ?? null,
+    adapter: adapterOptions(opts),
     maxHttpBufferSize: maxHttpBufferSize ?? 1e6,
     nativeOptions: {
       path: path.replace(/\/+$/, '') || '/',
@@ -134,4 +179,4 @@ function normalizeOptions(opts) {
   };
 }
 
-module.exports = { normalizeOptions, ServerChannel };
+module.exports = { normalizeOptions, adapterOptions, ServerChannel };

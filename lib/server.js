@@ -170,6 +170,14 @@ async function startWebsocketServer(opts = {}) {
     contexts.publish,
   );
   events.bind(native);
+  if (options.adapter) {
+    try {
+      await native.connectAdapter(options.adapter.mongodb, options.adapter.redis);
+    } catch (cause) {
+      await native.close();
+      throw runtimeError(codes.ADAPTER_FAILED, `startWebsocketServer(): ${cause.message}`, cause);
+    }
+  }
   const common = { native, events, contexts, channels: options.channels };
   if (options.httpServer) {
     const detach = attach(options.httpServer, native, options);

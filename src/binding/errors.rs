@@ -2,7 +2,10 @@
 
 use napi::{Error, Status};
 
-use crate::core::errors::{BroadcastError, ServeError, SocketOpError};
+use crate::core::{
+    adapter::AdapterError,
+    errors::{BroadcastError, ServeError, SocketOpError},
+};
 
 /// An error for a wrong argument from JS (surfaces with `code: 'InvalidArg'`).
 pub fn invalid_arg(message: impl Into<String>) -> Error {
@@ -46,4 +49,9 @@ pub fn socket_op_error(error: SocketOpError) -> Error {
         | SocketOpError::InvalidJson(_)
         | SocketOpError::InvalidChannel(_) => invalid_arg(error.to_string()),
     }
+}
+
+/// A backend that could not be connected; the message says which and what to do.
+pub fn adapter_error(error: AdapterError) -> Error {
+    Error::new(Status::GenericFailure, error.to_string())
 }

@@ -1,6 +1,7 @@
 //! Everything that touches napi: JS options into core config, JS callbacks into core hooks,
 //! core errors into JS errors, and the `NativeServer` class the JS layer drives.
 
+pub mod adapter;
 pub mod bridge;
 pub mod errors;
 pub mod hooks;

@@ -10,6 +10,7 @@ use napi_derive::napi;
 
 use crate::{
     binding::{
+        adapter::{self, Backend, JsMongoOptions, JsRedisOptions},
         bridge::{self, BridgeSink, JsBridge},
         errors::{broadcast_error, invalid_arg, serve_error, socket_op_error},
         hooks::{
@@ -19,7 +20,12 @@ use crate::{
         options::JsServerOptions,
         runtime,
     },
-    core::{config::Config, errors::SocketOpError, server::Server},
+    core::{
+        adapter::{mongodb::MongoConfig, redis::RedisConfig},
+        config::Config,
+        errors::SocketOpError,
+        server::Server,
+    },
 };
 
 /// An HTTP request Node received under the server's path (attach mode, long-polling).
@@ -158,6 +164,25 @@ impl JsNativeServer {
     #[napi(catch_unwind)]
     pub fn broadcast(&self, category: String, id: String, json: String) -> napi::Result<()> {
         self.server.broadcast(&category, &id, json).map_err(broadcast_error)
+    }
+
+    /// Shares this server's channels through MongoDB (`mongodb`) or Redis (`redis`); exactly
+    /// one must be given. Resolves once connected, subscribed and (MongoDB) indexed.
+    #[napi(catch_unwind)]
+    pub async fn connect_adapter(
+        &self,
+        mongodb: Option<JsMongoOptions>,
+        redis: Option<JsRedisOptions>,
+    ) -> napi::Result<()> {
+        let backend = match (mongodb, redis) {
+            (Some(m), None) => Backend::Mongo(MongoConfig::try_from(m)?),
+            (None, Some(r)) => Backend::Redis(RedisConfig::from(r)),
+            _ => return Err(invalid_arg("pass exactly one of mongodb or redis")),
+        };
+        let (adapter, publisher) =
+            adapter::connect(backend, self.server.origin(), self.server.shutdown_token()).await?;
+        self.server.use_adapter(adapter, publisher);
+        Ok(())
     }
 
     /// Starts or stops `socketNotice` calls for connections and disconnections.

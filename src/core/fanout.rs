@@ -1,20 +1,99 @@
 //! Broadcast delivery: a bounded queue filled synchronously by the app, drained in order by
 //! one task that writes each message to every local member of its channel.
 
+use std::sync::{Arc, RwLock};
+
 use serde_json::value::RawValue;
 use socketioxide::{extract::SocketRef, SendError, SocketError, SocketIo};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::core::{channel::ChannelName, errors::BroadcastError, http::ConnectionKill};
+use crate::core::{
+    adapter::{local::LocalAdapter, Adapter, ClusterMessage},
+    channel::ChannelName,
+    errors::BroadcastError,
+    http::ConnectionKill,
+};
 
 /// One queued broadcast: event `<category>` with the already-serialized JSON `data`, to room
 /// `category:id` (`PROTOCOL.md`, "Server → clients").
 pub struct Broadcast {
     /// The target channel.
     pub channel: ChannelName,
-    /// The payload, JSON text produced once by the caller and never re-parsed into a tree.
-    pub data: Box<RawValue>,
+    /// The payload, JSON text produced once by the caller and never re-parsed into a tree;
+    /// shared with the adapter, never copied.
+    pub data: Arc<RawValue>,
+}
+
+/// Where every broadcast goes: this instance's members (through the queue) and the other
+/// instances (through the adapter).
+pub struct Broadcaster {
+    queue: BroadcastQueue,
+    adapter: RwLock<Arc<dyn Adapter>>,
+    origin: Arc<str>,
+}
+
+impl Broadcaster {
+    /// A broadcaster for one instance, until [`Broadcaster::set_adapter`] is called.
+    pub fn new(queue: BroadcastQueue, origin: Arc<str>) -> Self {
+        Self { queue, adapter: RwLock::new(Arc::new(LocalAdapter)), origin }
+    }
+
+    /// This instance's id in the cluster.
+    pub fn origin(&self) -> &Arc<str> {
+        &self.origin
+    }
+
+    /// Switches to a shared backend (start-up) or back to the local one (close).
+    pub fn set_adapter(&self, adapter: Arc<dyn Adapter>) {
+        if let Ok(mut current) = self.adapter.write() {
+            *current = adapter;
+        }
+    }
+
+    fn share(&self, channel: &ChannelName, data: &Arc<RawValue>) {
+        let message = ClusterMessage {
+            origin: self.origin.clone(),
+            channel: channel.as_str().to_owned(),
+            data: data.clone(),
+        };
+        if let Ok(adapter) = self.adapter.read() {
+            adapter.publish(message);
+        }
+    }
+
+    /// Sends from a non-runtime thread (the app's broadcast): local queue, then the cluster.
+    pub fn send(&self, channel: ChannelName, data: Arc<RawValue>) -> Result<(), BroadcastError> {
+        self.share(&channel, &data);
+        self.queue.push(Broadcast { channel, data })
+    }
+
+    /// Sends from async code on the runtime (a client's publish).
+    pub async fn send_async(
+        &self,
+        channel: ChannelName,
+        data: Arc<RawValue>,
+    ) -> Result<(), BroadcastError> {
+        self.share(&channel, &data);
+        self.queue.push_async(Broadcast { channel, data }).await
+    }
+
+    /// Delivers what other instances publish to this instance's members, until `sink` closes.
+    pub async fn deliver_remote(
+        &self,
+        mut incoming: mpsc::Receiver<ClusterMessage>,
+        max_len: usize,
+    ) {
+        while let Some(message) = incoming.recv().await {
+            if message.origin == self.origin {
+                continue;
+            }
+            let Ok(channel) = ChannelName::parse(&message.channel, max_len) else { continue };
+            if self.queue.push_async(Broadcast { channel, data: message.data }).await.is_err() {
+                return;
+            }
+        }
+    }
 }
 
 /// The producer side of the broadcast queue.
@@ -74,7 +153,7 @@ async fn drain(io: SocketIo, mut rx: mpsc::Receiver<Broadcast>, shutdown: Cancel
 fn deliver(io: &SocketIo, broadcast: &Broadcast) {
     let event = broadcast.channel.category();
     for socket in io.to(broadcast.channel.as_str().to_owned()).sockets() {
-        match socket.emit(event, &broadcast.data) {
+        match socket.emit(event, &*broadcast.data) {
             Ok(()) => {}
             Err(SendError::Socket(SocketError::InternalChannelFull)) => drop_slow_consumer(&socket),
             Err(_) => {} // the socket closed meanwhile

@@ -1,10 +1,12 @@
 //! The plain-Rust core: no Node, no napi. It builds and tests with `cargo test`.
 
 pub mod access;
+pub mod adapter;
 pub mod auth;
 pub mod channel;
 pub mod config;
 pub mod connection;
+pub mod emitter;
 pub mod errors;
 pub mod fanout;
 pub mod hooks;

@@ -8,8 +8,8 @@ use socketioxide::{
 };
 
 use crate::core::{
-    channel::ChannelName, errors::PublishError, fanout::Broadcast, payload::Payload,
-    protocol::PUBLISH_ERROR, session::Shared,
+    channel::ChannelName, errors::PublishError, payload::Payload, protocol::PUBLISH_ERROR,
+    session::Shared,
 };
 
 /// Handles `publish`: broadcasts what `onPublish` returns, or replies `publishError`.
@@ -82,8 +82,8 @@ async fn publish(
     let data =
         RawValue::from_string(outgoing).map_err(|_| PublishError::Rejected(String::new()))?;
     shared
-        .broadcasts
-        .push_async(Broadcast { channel: name, data })
+        .broadcaster
+        .send_async(name, data.into())
         .await
         .map_err(|_| PublishError::Rejected("the server is closing".to_owned()))
 }

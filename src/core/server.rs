@@ -29,16 +29,21 @@ use tokio::{
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::core::{
+    adapter::{instance_id, local::LocalAdapter, Adapter, AdapterTask},
     channel::room_name,
     config::Config,
     connection::{ClientIo, KillSwitch},
     errors::{BroadcastError, ServeError, SocketOpError},
-    fanout::{Broadcast, BroadcastQueue},
+    fanout::{BroadcastQueue, Broadcaster},
     hooks::AppHooks,
     http::{ConnectionKill, HttpEntry},
     payload::{OutgoingArgs, Payload},
     session::Shared,
 };
+
+/// Messages from other instances waiting for local delivery; when full, the subscription
+/// waits (backpressure on the backend's stream, nothing dropped).
+const REMOTE_QUEUE: usize = 4096;
 
 /// Standalone listen backlog: Node's default, since tokio's 128 overflows in connect storms.
 const LISTEN_BACKLOG: i32 = 511;
@@ -47,7 +52,9 @@ const LISTEN_BACKLOG: i32 = 511;
 pub struct Server {
     io: SocketIo,
     entry: HttpEntry,
-    broadcasts: BroadcastQueue,
+    broadcaster: Arc<Broadcaster>,
+    /// The adapter's publishing task: on close it gets the grace period to flush.
+    adapter_tasks: TaskTracker,
     config: Arc<Shared>,
     runtime: Handle,
     shutdown: CancellationToken,
@@ -62,15 +69,11 @@ impl Server {
     /// Builds the Socket.IO service for `config` on `runtime`, calling `hooks` for the app.
     pub fn start(config: Config, hooks: Arc<dyn AppHooks>, runtime: Handle) -> Arc<Self> {
         let _entered = runtime.enter();
-        let transports = match (config.transports.polling, config.transports.websocket) {
-            (true, false) => vec![TransportType::Polling],
-            (false, true) => vec![TransportType::Websocket],
-            _ => vec![TransportType::Polling, TransportType::Websocket],
-        };
-        let mut builder = SocketIo::builder().req_path(config.path.clone());
-        builder = match transports.as_slice() {
-            [only] => builder.transports([*only]),
-            _ => builder.transports([TransportType::Polling, TransportType::Websocket]),
+        let builder = SocketIo::builder().req_path(config.path.clone());
+        let builder = match (config.transports.polling, config.transports.websocket) {
+            (true, false) => builder.transports([TransportType::Polling]),
+            (false, true) => builder.transports([TransportType::Websocket]),
+            _ => builder,
         };
         let (sio, io) = builder
             .ping_interval(config.ping_interval)
@@ -82,15 +85,16 @@ impl Server {
         let categories = config.channels.iter().map(|c| (c.category.clone(), c.clone())).collect();
         let entry = HttpEntry::new(sio, config.cors.clone());
         let shutdown = CancellationToken::new();
-        let (broadcasts, drain) =
+        let (queue, drain) =
             BroadcastQueue::new(io.clone(), config.broadcast_queue_capacity, shutdown.clone());
+        let broadcaster = Arc::new(Broadcaster::new(queue, instance_id().into()));
         let shared = Arc::new(Shared {
             config,
             categories,
             hooks,
             wants_socket_notices: AtomicBool::new(false),
             event_names: RwLock::new(HashSet::new()),
-            broadcasts: broadcasts.clone(),
+            broadcaster: broadcaster.clone(),
         });
 
         let on_connect = shared.clone();
@@ -104,7 +108,8 @@ impl Server {
         Arc::new(Self {
             io,
             entry,
-            broadcasts,
+            broadcaster,
+            adapter_tasks: TaskTracker::new(),
             config: shared,
             runtime,
             shutdown,
@@ -258,7 +263,38 @@ impl Server {
         }
         let channel = room_name(category, id, self.config().max_channel_name_len)?;
         let data = RawValue::from_string(json)?;
-        self.broadcasts.push(Broadcast { channel, data })
+        self.broadcaster.send(channel, data.into())
+    }
+
+    /// Shares this server's channels with other instances through `backend`, whose
+    /// connecting is already done: starts its publishing and subscription tasks.
+    pub fn use_adapter(&self, backend: Arc<dyn Adapter>, publisher: AdapterTask) {
+        let (sink, incoming) = tokio::sync::mpsc::channel(REMOTE_QUEUE);
+        let subscription = backend.subscribe(sink, self.shutdown.clone());
+        self.adapter_tasks.spawn_on(publisher, &self.runtime);
+        self.tasks.spawn_on(subscription, &self.runtime);
+        let broadcaster = self.broadcaster.clone();
+        let max_len = self.config().max_channel_name_len;
+        self.tasks.spawn_on(
+            async move { broadcaster.deliver_remote(incoming, max_len).await },
+            &self.runtime,
+        );
+        self.broadcaster.set_adapter(backend);
+    }
+
+    /// This instance's id in the cluster.
+    pub fn origin(&self) -> Arc<str> {
+        self.broadcaster.origin().clone()
+    }
+
+    /// A cancellation token that fires when the server closes (for adapters being set up).
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// The runtime the server runs on.
+    pub fn runtime(&self) -> &Handle {
+        &self.runtime
     }
 
     /// Starts or stops telling the app about connections and disconnections.
@@ -371,11 +407,15 @@ impl Server {
     pub async fn close(&self) {
         self.closed
             .get_or_init(|| async {
+                let grace = self.config().close_grace;
+                // Dropping the shared backend lets its publisher flush what is queued.
+                self.broadcaster.set_adapter(Arc::new(LocalAdapter));
+                self.adapter_tasks.close();
+                let _ = tokio::time::timeout(grace, self.adapter_tasks.wait()).await;
                 self.shutdown.cancel();
                 self.io.close().await;
                 self.finished.cancel();
                 self.tasks.close();
-                let grace = self.config().close_grace;
                 if tokio::time::timeout(grace, self.tasks.wait()).await.is_err() {
                     tracing::debug!("close grace elapsed: cutting remaining connections");
                 }

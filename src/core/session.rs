@@ -24,7 +24,7 @@ use crate::core::{
     auth::{authenticate, token_from_auth},
     config::{ChannelSpec, Config},
     errors::AuthError,
-    fanout::BroadcastQueue,
+    fanout::Broadcaster,
     hooks::{AppHooks, SocketNotice},
     payload::Payload,
     protocol::{JOIN_CHANNEL, LEAVE_CHANNEL, PUBLISH},
@@ -44,8 +44,8 @@ pub struct Shared {
     pub wants_socket_notices: AtomicBool,
     /// Client event names the app has handlers for; others are ignored.
     pub event_names: RwLock<HashSet<String>>,
-    /// Where client publishes go (the same queue as the app's broadcasts).
-    pub broadcasts: BroadcastQueue,
+    /// Where client publishes go (the same path as the app's broadcasts).
+    pub broadcaster: Arc<Broadcaster>,
 }
 
 /// State kept per socket (in its extensions). When the socket is dropped, the app is told to

@@ -1,0 +1,26 @@
+// One server instance in its own process, driven over the fork IPC channel by cluster.mjs.
+// BACKEND (env) holds the adapter options: { mongodb: {...} } or { redis: {...} }.
+import { startWebsocketServer, ServerChannel } from '../../lib/index.js';
+
+const chat = new ServerChannel('chat');
+let server;
+try {
+  server = await startWebsocketServer({
+    host: '127.0.0.1',
+    port: 0,
+    channels: [chat],
+    ...JSON.parse(process.env.BACKEND),
+  });
+} catch (error) {
+  process.send({ type: 'error', message: error.message, code: error.code });
+  process.exit(1);
+}
+process.send({ type: 'ready', port: server.port });
+process.on('message', async (message) => {
+  if (message.type === 'broadcast') {
+    chat.broadcast(message.id, message.data);
+  } else if (message.type === 'close') {
+    await server.close();
+    process.exit(0);
+  }
+});

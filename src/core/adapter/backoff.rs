@@ -1,0 +1,96 @@
+//! Reconnection pacing and once-per-state-change logging shared by the backends.
+
+use std::time::Duration;
+
+/// First wait after a failure.
+pub const INITIAL_BACKOFF: Duration = Duration::from_millis(100);
+/// Longest wait between attempts, so recovery is noticed within seconds.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// Exponential backoff from [`INITIAL_BACKOFF`] to [`MAX_BACKOFF`].
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    next: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self { next: INITIAL_BACKOFF }
+    }
+}
+
+impl Backoff {
+    /// The wait before the next attempt; doubles each call up to the maximum.
+    pub fn next_delay(&mut self) -> Duration {
+        let delay = self.next;
+        self.next = (self.next * 2).min(MAX_BACKOFF);
+        delay
+    }
+
+    /// Back to the initial wait after a success.
+    pub fn reset(&mut self) {
+        self.next = INITIAL_BACKOFF;
+    }
+}
+
+/// Logs a backend's availability only when it changes, never per message.
+#[derive(Debug)]
+pub struct Health {
+    backend: &'static str,
+    role: &'static str,
+    up: bool,
+}
+
+impl Health {
+    /// Starts in the "up" state.
+    pub fn new(backend: &'static str, role: &'static str) -> Self {
+        Self { backend, role, up: true }
+    }
+
+    /// Records a failure; logs if it was up.
+    pub fn down(&mut self, error: &dyn std::fmt::Display) {
+        if self.up {
+            self.up = false;
+            tracing::warn!(backend = self.backend, role = self.role, %error, "adapter unavailable: retrying with backoff");
+        }
+    }
+
+    /// Records a success; logs if it was down.
+    pub fn up(&mut self) {
+        if !self.up {
+            self.up = true;
+            tracing::warn!(backend = self.backend, role = self.role, "adapter available again");
+        }
+    }
+
+    /// Whether the last attempt succeeded.
+    pub fn is_up(&self) -> bool {
+        self.up
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doubles_up_to_the_maximum_and_resets() {
+        let mut backoff = Backoff::default();
+        let delays: Vec<_> = (0..7).map(|_| backoff.next_delay()).collect();
+        assert_eq!(delays[0], INITIAL_BACKOFF);
+        assert_eq!(delays[1], INITIAL_BACKOFF * 2);
+        assert_eq!(*delays.last().unwrap(), MAX_BACKOFF);
+        backoff.reset();
+        assert_eq!(backoff.next_delay(), INITIAL_BACKOFF);
+    }
+
+    #[test]
+    fn health_tracks_state_changes() {
+        let mut health = Health::new("MongoDB", "publish");
+        assert!(health.is_up());
+        health.down(&"boom");
+        assert!(!health.is_up());
+        health.up();
+        assert!(health.is_up());
+    }
+}
