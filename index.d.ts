@@ -183,6 +183,8 @@ export interface NativeServerOptions {
   maxChannelsPerSocket?: number
   /** Joins one socket may have waiting on access checks, default 32. */
   maxPendingJoinsPerSocket?: number
+  /** Joins per second one socket may make (bursts of twice that), default 100. */
+  maxJoinsPerSecond?: number
 }
 
 /** What `onPublish` decided: the JSON to broadcast, or the rejection message. */

@@ -181,6 +181,8 @@ export interface CommonOptions {
   maxChannelsPerSocket?: number;
   /** Joins one socket may have waiting on access checks. Default 32. */
   maxPendingJoinsPerSocket?: number;
+  /** Joins per second one socket may make (bursts of twice that); excess gets `joinError`. Default 100. */
+  maxJoinsPerSecond?: number;
   /** Allowed transports. Default `['polling', 'websocket']`. */
   transports?: ('polling' | 'websocket')[];
 }

@@ -175,6 +175,7 @@ function normalizeOptions(opts) {
       maxBufferedPackets: optionalInteger(opts, 'maxBufferedPackets', 1, 2 ** 31 - 1),
       maxChannelsPerSocket: optionalInteger(opts, 'maxChannelsPerSocket', 1, 2 ** 31 - 1),
       maxPendingJoinsPerSocket: optionalInteger(opts, 'maxPendingJoinsPerSocket', 1, 2 ** 31 - 1),
+      maxJoinsPerSecond: optionalInteger(opts, 'maxJoinsPerSecond', 1, 2 ** 31 - 1),
     },
   };
 }

@@ -54,6 +54,8 @@ pub struct JsServerOptions {
     pub max_channels_per_socket: Option<u32>,
     /// Joins one socket may have waiting on access checks, default 32.
     pub max_pending_joins_per_socket: Option<u32>,
+    /// Joins per second one socket may make (bursts of twice that), default 100.
+    pub max_joins_per_second: Option<u32>,
 }
 
 fn millis(value: Option<u32>, default: Duration) -> Duration {
@@ -147,6 +149,11 @@ impl TryFrom<JsServerOptions> for Config {
                 defaults.max_pending_joins_per_socket,
                 "maxPendingJoinsPerSocket",
             )?,
+            max_joins_per_second: count(
+                options.max_joins_per_second,
+                defaults.max_joins_per_second as usize,
+                "maxJoinsPerSecond",
+            )? as u32,
             ..defaults
         })
     }

@@ -60,6 +60,10 @@ async fn join(
     let channel = ChannelName::parse(name, config.max_channel_name_len)?;
     let spec = shared.categories.get(channel.category()).ok_or(JoinError::UnknownCategory)?;
 
+    let state = socket.extensions.get::<Arc<SocketState>>();
+    if !state.as_ref().is_some_and(|s| s.allow_join()) {
+        return Err(JoinError::JoinRateExceeded { limit: config.max_joins_per_second });
+    }
     let rooms = socket.rooms();
     let already_in = rooms.iter().any(|room| room == channel.as_str());
     if !already_in && rooms.len() >= config.max_channels_per_socket {
@@ -68,7 +72,6 @@ async fn join(
 
     if spec.has_access_check {
         let limit = config.max_pending_joins_per_socket;
-        let state = socket.extensions.get::<Arc<SocketState>>();
         let _slot = state
             .as_ref()
             .and_then(|s| s.reserve_pending_join(limit))

@@ -88,6 +88,9 @@ pub struct Config {
     /// Joins one socket may have waiting on access checks; further joins get `joinError`.
     /// Default 32.
     pub max_pending_joins_per_socket: usize,
+    /// Joins one socket may make per second, sustained; beyond that (after a burst of twice
+    /// as many) joins get `joinError` until the rate drops. Default 100.
+    pub max_joins_per_second: u32,
     /// Broadcasts that may wait for the fan-out task; when full, `broadcast` waits for room
     /// (backpressure on the caller) rather than dropping. Default 65,536.
     pub broadcast_queue_capacity: usize,
@@ -114,6 +117,7 @@ impl Default for Config {
             max_token_len: 8192,
             max_channels_per_socket: 1000,
             max_pending_joins_per_socket: 32,
+            max_joins_per_second: 100,
             broadcast_queue_capacity: 65_536,
             close_grace: Duration::from_secs(2),
         }

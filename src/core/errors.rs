@@ -59,6 +59,12 @@ pub enum JoinError {
         /// The per-socket limit.
         limit: usize,
     },
+    /// The socket joins faster than allowed.
+    #[error("Too many joins: slow down (limit {limit} per second)")]
+    JoinRateExceeded {
+        /// Joins per second.
+        limit: u32,
+    },
     /// The socket has too many joins waiting for their access checks.
     #[error("Too many joins in progress (limit {limit})")]
     TooManyPendingJoins {

@@ -69,6 +69,7 @@ impl Server {
     /// Builds the Socket.IO service for `config` on `runtime`, calling `hooks` for the app.
     pub fn start(config: Config, hooks: Arc<dyn AppHooks>, runtime: Handle) -> Arc<Self> {
         let _entered = runtime.enter();
+        let payload_limit = usize::try_from(config.max_payload).unwrap_or(usize::MAX);
         let builder = SocketIo::builder().req_path(config.path.clone());
         let builder = match (config.transports.polling, config.transports.websocket) {
             (true, false) => builder.transports([TransportType::Polling]),
@@ -80,6 +81,9 @@ impl Server {
             .ping_timeout(config.ping_timeout)
             .connect_timeout(config.connect_timeout)
             .max_payload(config.max_payload)
+            // Socket.IO's maxHttpBufferSize bounds websocket messages too.
+            .ws_max_message_size(payload_limit)
+            .ws_max_frame_size(payload_limit)
             .max_buffer_size(config.max_buffered_packets)
             .build_svc();
         let categories = config.channels.iter().map(|c| (c.category.clone(), c.clone())).collect();

@@ -6,8 +6,9 @@ use std::{
     convert::Infallible,
     sync::{
         atomic::{AtomicBool, AtomicUsize, Ordering},
-        Arc, RwLock,
+        Arc, Mutex, RwLock,
     },
+    time::Instant,
 };
 
 use serde_json::Value;
@@ -52,12 +53,51 @@ pub struct Shared {
 /// forget the connection, whether it disconnected normally or died during the handshake.
 pub struct SocketState {
     pending_joins: AtomicUsize,
+    join_budget: Mutex<TokenBucket>,
     forget: Option<(Arc<dyn AppHooks>, String)>,
 }
 
+/// A token bucket: `rate` tokens per second, holding at most `2 × rate`.
+#[derive(Debug)]
+pub struct TokenBucket {
+    rate: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl TokenBucket {
+    /// A full bucket for `rate` per second.
+    pub fn new(rate: u32) -> Self {
+        let rate = f64::from(rate.max(1));
+        Self { rate, tokens: rate * 2.0, last: Instant::now() }
+    }
+
+    /// Takes one token if there is one.
+    pub fn take(&mut self, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.rate * 2.0);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 impl SocketState {
-    fn new(forget: Option<(Arc<dyn AppHooks>, String)>) -> Self {
-        Self { pending_joins: AtomicUsize::new(0), forget }
+    fn new(forget: Option<(Arc<dyn AppHooks>, String)>, joins_per_second: u32) -> Self {
+        Self {
+            pending_joins: AtomicUsize::new(0),
+            join_budget: Mutex::new(TokenBucket::new(joins_per_second)),
+            forget,
+        }
+    }
+
+    /// Whether one more join fits in this socket's join rate.
+    pub fn allow_join(&self) -> bool {
+        self.join_budget.lock().map(|mut bucket| bucket.take(Instant::now())).unwrap_or(false)
     }
 
     /// Reserves one of `limit` slots for a join awaiting its access check; `None` when full.
@@ -109,7 +149,8 @@ impl Shared {
         // The app keeps per-connection state only when it authenticates or tracks sockets.
         let forget = (self.config.authenticate || notices)
             .then(|| (self.hooks.clone(), socket.id.to_string()));
-        socket.extensions.insert(Arc::new(SocketState::new(forget)));
+        let state = SocketState::new(forget, self.config.max_joins_per_second);
+        socket.extensions.insert(Arc::new(state));
         if notices {
             self.hooks.socket_notice(socket.id.to_string(), SocketNotice::Connected);
         }
@@ -201,5 +242,23 @@ impl<A: Adapter> FromMessageParts<A> for WantsAck {
         ack_id: &Option<i64>,
     ) -> Result<Self, Infallible> {
         Ok(WantsAck(ack_id.is_some()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn bucket_allows_a_burst_then_the_rate() {
+        let start = Instant::now();
+        let mut bucket = TokenBucket::new(10);
+        bucket.last = start;
+        let burst = (0..100).filter(|_| bucket.take(start)).count();
+        assert_eq!(burst, 20);
+        assert!(!bucket.take(start));
+        assert!(bucket.take(start + Duration::from_millis(100)));
+        assert!(!bucket.take(start + Duration::from_millis(100)));
     }
 }
