@@ -16,3 +16,6 @@ pub mod protocol;
 pub mod publish;
 pub mod server;
 pub mod session;
+
+#[cfg(test)]
+mod proptests;
