@@ -8,3 +8,5 @@ pub mod hooks;
 pub mod options;
 pub mod runtime;
 pub mod server;
+#[cfg(feature = "test-hooks")]
+pub mod test_hooks;
