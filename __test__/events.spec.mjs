@@ -192,3 +192,26 @@ test('live query style: subscribe, periodic pushes to that socket, unsubscribe',
   assert.ok(data.length <= count + 1);
   assert.deepEqual(data.slice(0, 3), [0, 1, 2].map((n) => ({ queryId: 'q1', n })));
 });
+
+test('every connection is reported exactly once to onConnection and onDisconnect', async (t) => {
+  const { url, server } = await startServer(t, {
+    standalone: true,
+    authenticate: () => ({ user: null, session: null, roles: [] }),
+  });
+  let connections = 0;
+  let disconnections = 0;
+  server.onConnection(() => connections++).onDisconnect(() => disconnections++);
+  for (let i = 0; i < 100; i++) {
+    const client = await connect(t, url);
+    client.close();
+  }
+  await eventually(() => connections === 100 && disconnections === 100, 5000, '100 connections and disconnections');
+});
+
+test('a handler returning nothing sends an empty acknowledgement', async (t) => {
+  const { url, server } = await startServer(t, {});
+  server.onEvent('fireAndAck', () => {});
+  const client = await connect(t, url);
+  const args = await new Promise((resolve) => client.emit('fireAndAck', (...a) => resolve(a)));
+  assert.deepEqual(args, []);
+});

@@ -102,14 +102,16 @@ class SocketEvents {
 
   /**
    * The handle of `sid`, announced to `onConnection` handlers the first time it is seen
-   * (whichever of the connect notice or a first event arrives first). A socket that is
-   * already gone gets a detached, disconnected handle.
+   * (whichever of the connect notice or a first event arrives first). The connect notice
+   * always announces: Rust sends it only for acknowledged connections, and their
+   * disconnect notice follows it on the same queue. An event from a socket that is gone
+   * before its connect notice was handled gets a detached, disconnected handle.
    */
-  #handle(sid) {
+  #handle(sid, fromConnectNotice = false) {
     let handle = this.#handles.get(sid);
     if (handle) return handle;
     handle = new SocketHandle(sid, this.#native, this.#contexts);
-    if (this.#native.rooms(sid) === null) {
+    if (!fromConnectNotice && this.#native.rooms(sid) === null) {
       handle.markDisconnected();
       return handle;
     }
@@ -126,7 +128,7 @@ class SocketEvents {
   /** Dispatcher: `(kind, sid, reason)` from Rust, in order for each connection. */
   socketNotice = (kind, sid, reason) => {
     if (kind === 'connect') {
-      this.#handle(sid);
+      this.#handle(sid, true);
     } else if (kind === 'disconnect') {
       this.#gone(sid, reason ?? 'transport close');
     } else {
@@ -150,7 +152,9 @@ class SocketEvents {
     const socket = this.#handle(sid);
     try {
       const result = await handler(socket, ...reconstruct(payload));
-      return wantsAck ? deconstruct([result]) : null;
+      if (!wantsAck) return null;
+      // Like socket.io's `callback()` without arguments: an empty acknowledgement.
+      return deconstruct(result === undefined ? [] : [result]);
     } catch (error) {
       this.#report(error, { socket, event });
       return null;

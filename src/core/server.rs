@@ -105,6 +105,8 @@ impl Server {
         let middleware = move |s: SocketRef, TryData(auth): TryData<Value>| {
             on_connect.clone().on_connect(s, auth)
         };
+        let on_connected = shared.clone();
+        let connected = move |s: SocketRef| on_connected.clone().on_connected(s);
         io.ns("/", connected.with(middleware));
 
         let tasks = TaskTracker::new();
@@ -443,10 +445,6 @@ fn cut_off(socket: &SocketRef) {
         }
     }
 }
-
-/// The connect handler proper has nothing left to do: everything happens in the middleware,
-/// before the CONNECT is acknowledged.
-async fn connected(_socket: SocketRef) {}
 
 fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     let socket = socket2::Socket::new(

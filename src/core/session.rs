@@ -151,9 +151,6 @@ impl Shared {
             .then(|| (self.hooks.clone(), socket.id.to_string()));
         let state = SocketState::new(forget, self.config.max_joins_per_second);
         socket.extensions.insert(Arc::new(state));
-        if notices {
-            self.hooks.socket_notice(socket.id.to_string(), SocketNotice::Connected);
-        }
 
         let shared = self.clone();
         socket.on(JOIN_CHANNEL, move |s: SocketRef, TryData(arg): TryData<Value>| {
@@ -186,6 +183,14 @@ impl Shared {
             }
         });
         Ok(())
+    }
+
+    /// The connect handler proper, run once socketioxide has acknowledged the CONNECT (and
+    /// counts the socket as connected): tells the app, if it listens.
+    pub async fn on_connected(self: Arc<Self>, socket: SocketRef) {
+        if self.wants_socket_notices.load(Ordering::Acquire) {
+            self.hooks.socket_notice(socket.id.to_string(), SocketNotice::Connected);
+        }
     }
 
     /// A client event outside the channel protocol: handed to the app's handler if it has one.
