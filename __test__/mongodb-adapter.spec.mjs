@@ -73,7 +73,8 @@ test('start-up fails clearly on a standalone server, an unreachable one, or a ba
 test('when the database drops every connection, broadcasts flow again within seconds, none duplicated', async (t) => {
   const mongo = await startMongo(t);
   if (!mongo.emulated) return t.skip('fault injection needs the emulator');
-  const options = { mongodb: { uri: mongo.uri, dbName: 'mnw_test', collection: unique() } };
+  // A short server-selection timeout, so the 2 s outage surfaces as errors to the adapter.
+  const options = { mongodb: { uri: mongo.uri, dbName: 'mnw_test', collection: unique(), connectTimeoutMs: 800 } };
   const [a, b] = await Promise.all([startInstance(t, options), startInstance(t, options)]);
   const onB = await connect(t, b.url);
   await join(onB, 'chat:room');
@@ -89,7 +90,7 @@ test('when the database drops every connection, broadcasts flow again within sec
     send();
     await sleep(100);
   }
-  await mongo.admin({ emulatorRefuseConnections: 2 }).catch(() => {});
+  await mongo.admin({ emulatorRefuseConnections: 3 }).catch(() => {});
   for (let i = 0; i < 30; i++) {
     send();
     await sleep(100);
@@ -102,4 +103,11 @@ test('when the database drops every connection, broadcasts flow again within sec
   const lastTen = Array.from({ length: 10 }, (_, i) => seq - 10 + i);
   for (const n of lastTen) assert.ok(inbox.includes(n), `missing ${n} (sent after recovery)`);
   t.diagnostic(`received ${inbox.length} of ${seq}; ${seq - dropAt} sent during and after the faults`);
+  // Logged once per state change, not per message: 50 broadcasts crossed two outages.
+  const log = a.stderr() + b.stderr();
+  const unavailable = log.match(/adapter unavailable/g)?.length ?? 0;
+  const recovered = log.match(/adapter available again/g)?.length ?? 0;
+  t.diagnostic(`state-change log lines: ${unavailable} unavailable, ${recovered} available again`);
+  assert.ok(unavailable >= 1 && unavailable <= 12, log);
+  assert.ok(recovered >= 1 && recovered <= unavailable, log);
 });

@@ -83,12 +83,14 @@ export async function startMongo(t, { standalone = false } = {}) {
   };
 }
 
-/** Starts a server instance in its own process with `backend`; returns `{ url, broadcast, kill, close }`. */
+/** Starts a server instance in its own process with `backend`; returns `{ url, broadcast, kill, close, stderr }`. */
 export async function startInstance(t, backend) {
   const child = fork(fileURLToPath(new URL('./instance.mjs', import.meta.url)), {
     env: { ...process.env, BACKEND: JSON.stringify(backend) },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
   });
+  let stderr = '';
+  child.stderr.on('data', (chunk) => (stderr += chunk));
   t.after(() => child.kill('SIGKILL'));
   const first = await waitFor(child, 'message', 20000);
   if (first.type !== 'ready') {
@@ -100,6 +102,8 @@ export async function startInstance(t, backend) {
     url: `http://127.0.0.1:${first.port}`,
     broadcast: (id, data) => child.send({ type: 'broadcast', id, data }),
     kill: () => child.kill('SIGKILL'),
+    /** What the instance printed on stderr so far (native logs). */
+    stderr: () => stderr,
     close: async () => {
       child.send({ type: 'close' });
       await once(child, 'exit');

@@ -5,8 +5,31 @@ use napi::bindgen_prelude::{create_custom_tokio_runtime, within_runtime_if_avail
 /// Environment variable that sets the number of tokio worker threads (default: one per core).
 pub const WORKER_THREADS_ENV: &str = "MODELENCE_WS_WORKER_THREADS";
 
+/// Environment variable that sets the native log level on stderr: `off`, `error`, `warn`
+/// (default: adapter state changes, slow consumers cut off), `info`, `debug`, `trace`.
+pub const LOG_ENV: &str = "MODELENCE_WS_LOG";
+
+fn init_logging() {
+    let level = match std::env::var(LOG_ENV).unwrap_or_default().to_ascii_lowercase().as_str() {
+        "off" | "none" => return,
+        "error" => tracing::Level::ERROR,
+        "info" => tracing::Level::INFO,
+        "debug" => tracing::Level::DEBUG,
+        "trace" => tracing::Level::TRACE,
+        _ => tracing::Level::WARN,
+    };
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .with_target(false)
+        .finish();
+    // Another copy of the addon (or the app) may have set one already: keep theirs.
+    let _ = tracing::subscriber::set_global_default(subscriber);
+}
+
 #[napi_derive::module_init]
 fn init_runtime() {
+    init_logging();
     let workers = std::env::var(WORKER_THREADS_ENV)
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
