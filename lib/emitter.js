@@ -3,7 +3,7 @@
 const { NativeEmitter } = require('./native');
 const { codes, typeError, runtimeError, describe } = require('./errors');
 const { adapterOptions } = require('./options');
-const { serialize } = require('./json');
+const { serialize, checkTarget } = require('./json');
 
 /**
  * Publishes to channel members on every instance, from a process that runs no websocket
@@ -25,12 +25,7 @@ class Emitter {
    */
   broadcast(category, id, data) {
     const where = 'Emitter.broadcast';
-    if (typeof category !== 'string') {
-      throw typeError(codes.INVALID_ARGUMENT, `${where}: category must be a string, got ${describe(category)}`);
-    }
-    if (typeof id !== 'string') {
-      throw typeError(codes.INVALID_ARGUMENT, `${where}: id must be a string, got ${describe(id)}`);
-    }
+    checkTarget(where, category, id);
     const json = serialize(data, where);
     if (this.#closing) throw runtimeError(codes.SERVER_CLOSED, `${where}: this emitter is closed`);
     try {

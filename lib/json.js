@@ -1,6 +1,16 @@
 'use strict';
 
-const { codes, typeError } = require('./errors');
+const { codes, typeError, describe } = require('./errors');
+
+/** Throws a TypeError unless `category` and `id` are strings (the target of a broadcast). */
+function checkTarget(where, category, id) {
+  if (typeof category !== 'string') {
+    throw typeError(codes.INVALID_ARGUMENT, `${where}: category must be a string, got ${describe(category)}`);
+  }
+  if (typeof id !== 'string') {
+    throw typeError(codes.INVALID_ARGUMENT, `${where}: id must be a string, got ${describe(id)}`);
+  }
+}
 
 /**
  * Serializes broadcast data once, in JS, so Rust can embed the text in the packet without
@@ -22,4 +32,4 @@ function serialize(data, where) {
   return json === undefined ? 'null' : json;
 }
 
-module.exports = { serialize };
+module.exports = { serialize, checkTarget };

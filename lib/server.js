@@ -1,13 +1,13 @@
 'use strict';
 
 const { NativeServer } = require('./native');
-const { codes, typeError, runtimeError, describe } = require('./errors');
+const { codes, typeError, runtimeError } = require('./errors');
 const { normalizeOptions } = require('./options');
 const { ServerChannel } = require('./server-channel');
 const { AuthContexts } = require('./auth-contexts');
 const { SocketEvents } = require('./socket-events');
 const { attach } = require('./attach');
-const { serialize } = require('./json');
+const { serialize, checkTarget } = require('./json');
 
 /** Keeps Node's event loop alive while a standalone server listens (tokio threads do not). */
 const KEEP_ALIVE_MS = 2 ** 31 - 1;
@@ -103,12 +103,7 @@ class WebsocketServer {
    */
   broadcast(category, id, data) {
     const where = 'WebsocketServer.broadcast';
-    if (typeof category !== 'string') {
-      throw typeError(codes.INVALID_ARGUMENT, `${where}: category must be a string, got ${describe(category)}`);
-    }
-    if (typeof id !== 'string') {
-      throw typeError(codes.INVALID_ARGUMENT, `${where}: id must be a string, got ${describe(id)}`);
-    }
+    checkTarget(where, category, id);
     this.broadcastJson(category, id, serialize(data, where));
   }
 

@@ -29,6 +29,15 @@ process.on('message', async (message) => {
   } else if (message.type === 'stop') {
     clearInterval(timer);
     process.send({ type: 'stopped', seqs });
+  } else if (message.type === 'memory') {
+    global.gc?.();
+    const { heapUsed, heapTotal, external, arrayBuffers } = process.memoryUsage();
+    process.send({
+      type: 'memory',
+      heapUsedMiB: heapUsed / 2 ** 20,
+      heapTotalMiB: heapTotal / 2 ** 20,
+      externalMiB: (external + arrayBuffers) / 2 ** 20,
+    });
   } else if (message.type === 'close') {
     await server.close();
     process.exit(0);

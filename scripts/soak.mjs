@@ -105,6 +105,7 @@ export async function runSoak({
   const server = fork(fileURLToPath(new URL('./soak-server.mjs', import.meta.url)), {
     env: { ...process.env, SOAK_CHANNELS: String(channels), SOAK_BROADCAST_INTERVAL_MS: '50' },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv: ['--expose-gc'],
   });
   const ask = (message, type) =>
     new Promise((resolve) => {
@@ -130,7 +131,7 @@ export async function runSoak({
     for (let waited = 0; !allJoined() && waited < 60_000; waited += 100) await sleep(100);
     server.send({ type: 'start' });
     await sleep(3000);
-    const before = processStats(server.pid);
+    const before = { ...processStats(server.pid), js: await ask({ type: 'memory' }, 'memory') };
     log(`connected ${connections}; server RSS ${before.rssMiB.toFixed(1)} MiB, ${before.fds} fds (before churn)`);
 
     const started = Date.now();
@@ -166,7 +167,7 @@ export async function runSoak({
       }
     }
     await sleep(3000);
-    const after = processStats(server.pid);
+    const after = { ...processStats(server.pid), js: await ask({ type: 'memory' }, 'memory') };
     const result = {
       connections,
       channels,
@@ -183,6 +184,10 @@ export async function runSoak({
       duplicated: stats.duplicated,
       rssBeforeMiB: Number(before.rssMiB.toFixed(1)),
       rssAfterMiB: Number(after.rssMiB.toFixed(1)),
+      jsHeapBeforeMiB: Number(before.js.heapUsedMiB.toFixed(1)),
+      jsHeapAfterMiB: Number(after.js.heapUsedMiB.toFixed(1)),
+      jsHeapTotalBeforeMiB: Number(before.js.heapTotalMiB.toFixed(1)),
+      jsHeapTotalAfterMiB: Number(after.js.heapTotalMiB.toFixed(1)),
       fdsBefore: before.fds,
       fdsAfter: after.fds,
     };

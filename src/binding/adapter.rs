@@ -95,6 +95,20 @@ pub enum Backend {
     Redis(RedisConfig),
 }
 
+impl Backend {
+    /// The backend named by the JS options: exactly one of `mongodb` and `redis`.
+    pub fn from_options(
+        mongodb: Option<JsMongoOptions>,
+        redis: Option<JsRedisOptions>,
+    ) -> napi::Result<Self> {
+        match (mongodb, redis) {
+            (Some(m), None) => Ok(Backend::Mongo(MongoConfig::try_from(m)?)),
+            (None, Some(r)) => Ok(Backend::Redis(RedisConfig::from(r))),
+            _ => Err(invalid_arg("pass exactly one of mongodb or redis")),
+        }
+    }
+}
+
 /// Connects `backend` as instance `origin`; its tasks stop when `shutdown` fires.
 pub async fn connect(
     backend: Backend,
@@ -129,11 +143,7 @@ impl JsEmitter {
         mongodb: Option<JsMongoOptions>,
         redis: Option<JsRedisOptions>,
     ) -> napi::Result<JsEmitter> {
-        let backend = match (mongodb, redis) {
-            (Some(m), None) => Backend::Mongo(MongoConfig::try_from(m)?),
-            (None, Some(r)) => Backend::Redis(RedisConfig::from(r)),
-            _ => return Err(invalid_arg("pass exactly one of mongodb or redis")),
-        };
+        let backend = Backend::from_options(mongodb, redis)?;
         let origin: Arc<str> = instance_id().into();
         let shutdown = CancellationToken::new();
         let (adapter, publisher) = connect(backend, origin.clone(), shutdown.clone()).await?;

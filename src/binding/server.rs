@@ -20,12 +20,7 @@ use crate::{
         options::JsServerOptions,
         runtime,
     },
-    core::{
-        adapter::{mongodb::MongoConfig, redis::RedisConfig},
-        config::Config,
-        errors::SocketOpError,
-        server::Server,
-    },
+    core::{config::Config, errors::SocketOpError, server::Server},
 };
 
 /// An HTTP request Node received under the server's path (attach mode, long-polling).
@@ -174,11 +169,7 @@ impl JsNativeServer {
         mongodb: Option<JsMongoOptions>,
         redis: Option<JsRedisOptions>,
     ) -> napi::Result<()> {
-        let backend = match (mongodb, redis) {
-            (Some(m), None) => Backend::Mongo(MongoConfig::try_from(m)?),
-            (None, Some(r)) => Backend::Redis(RedisConfig::from(r)),
-            _ => return Err(invalid_arg("pass exactly one of mongodb or redis")),
-        };
+        let backend = Backend::from_options(mongodb, redis)?;
         let (adapter, publisher) =
             adapter::connect(backend, self.server.origin(), self.server.shutdown_token()).await?;
         self.server.use_adapter(adapter, publisher);

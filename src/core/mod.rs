@@ -11,6 +11,7 @@ pub mod errors;
 pub mod fanout;
 pub mod hooks;
 pub mod http;
+pub mod memory;
 pub mod payload;
 pub mod protocol;
 pub mod publish;

@@ -111,6 +111,7 @@ impl Server {
 
         let tasks = TaskTracker::new();
         tasks.spawn_on(drain, &runtime);
+        tasks.spawn_on(crate::core::memory::trim_periodically(shutdown.clone()), &runtime);
         Arc::new(Self {
             io,
             entry,

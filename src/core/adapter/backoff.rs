@@ -2,6 +2,16 @@
 
 use std::time::Duration;
 
+use tokio_util::sync::CancellationToken;
+
+/// Waits `delay`, or less if `shutdown` fires; returns whether to carry on.
+pub async fn pause(shutdown: &CancellationToken, delay: Duration) -> bool {
+    tokio::select! {
+        _ = shutdown.cancelled() => false,
+        _ = tokio::time::sleep(delay) => true,
+    }
+}
+
 /// First wait after a failure.
 pub const INITIAL_BACKOFF: Duration = Duration::from_millis(100);
 /// Longest wait between attempts, so recovery is noticed within seconds.

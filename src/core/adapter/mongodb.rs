@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    backoff::{Backoff, Health},
+    backoff::{pause, Backoff, Health},
     Adapter, AdapterError, AdapterTask, ClusterMessage,
 };
 
@@ -273,9 +273,8 @@ async fn publish_loop(
             }
             Err(e) => {
                 health.down(&e);
-                tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    _ = tokio::time::sleep(backoff.next_delay()) => {}
+                if !pause(&shutdown, backoff.next_delay()).await {
+                    return;
                 }
             }
         }
@@ -327,9 +326,8 @@ async fn follow(
                     Ok(current) => current,
                     Err(e) => {
                         health.down(&e);
-                        tokio::select! {
-                            _ = shutdown.cancelled() => return,
-                            _ = tokio::time::sleep(backoff.next_delay()) => {}
+                        if !pause(&shutdown, backoff.next_delay()).await {
+                            return;
                         }
                         continue;
                     }
@@ -362,9 +360,8 @@ async fn follow(
         if let Some(token) = current.resume_token() {
             resume = Some(token);
         }
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(backoff.next_delay()) => {}
+        if !pause(&shutdown, backoff.next_delay()).await {
+            return;
         }
     }
 }

@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    backoff::{Backoff, Health},
+    backoff::{pause, Backoff, Health},
     Adapter, AdapterError, AdapterTask, ClusterMessage,
 };
 
@@ -178,9 +178,8 @@ async fn publish_loop(
                 }
                 Err(e) => {
                     health.down(&e);
-                    tokio::select! {
-                        _ = shutdown.cancelled() => return,
-                        _ = tokio::time::sleep(backoff.next_delay()) => {}
+                    if !pause(&shutdown, backoff.next_delay()).await {
+                        return;
                     }
                     if let Ok(fresh) = client.get_multiplexed_async_connection().await {
                         connection = fresh;
@@ -241,9 +240,8 @@ async fn follow(
                     Ok(pubsub) => pubsub,
                     Err(e) => {
                         health.down(&e);
-                        tokio::select! {
-                            _ = shutdown.cancelled() => return,
-                            _ = tokio::time::sleep(backoff.next_delay()) => {}
+                        if !pause(&shutdown, backoff.next_delay()).await {
+                            return;
                         }
                         continue;
                     }
@@ -267,9 +265,8 @@ async fn follow(
             }
         }
         health.down(&"subscription closed");
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(backoff.next_delay()) => {}
+        if !pause(&shutdown, backoff.next_delay()).await {
+            return;
         }
     }
 }
