@@ -7,5 +7,10 @@
 //! into JS errors. See `docs/ARCHITECTURE.md` for how data flows between them.
 #![warn(missing_docs)]
 
+/// mimalloc for the native side: the fan-out allocates and frees small buffers per
+/// recipient, and mimalloc hands freed memory back to the OS on its own.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod binding;
 pub mod core;

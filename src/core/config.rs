@@ -79,6 +79,9 @@ pub struct Config {
     /// Packets that may wait in one socket's send queue. A client that lets it fill up misses
     /// deliveries and is reported; see `docs/ARCHITECTURE.md`. Default 4096.
     pub max_buffered_packets: usize,
+    /// Initial websocket read buffer per connection, in bytes; it grows for larger
+    /// messages. Default 1024 (socketioxide's 4096 costs 3 KiB per idle socket).
+    pub ws_read_buffer_size: usize,
     /// Longest channel name, in bytes. Default 256.
     pub max_channel_name_len: usize,
     /// Longest auth token, in bytes; longer ones are refused at the handshake. Default 8192.
@@ -113,6 +116,7 @@ impl Default for Config {
             connect_timeout: Duration::from_millis(45_000),
             max_payload: 1_000_000,
             max_buffered_packets: 4096,
+            ws_read_buffer_size: 1024,
             max_channel_name_len: 256,
             max_token_len: 8192,
             max_channels_per_socket: 1000,

@@ -45,6 +45,10 @@ use crate::core::{
 /// waits (backpressure on the backend's stream, nothing dropped).
 const REMOTE_QUEUE: usize = 4096;
 
+/// hyper's per-connection read buffer limit: the smallest it accepts. A connection's buffer
+/// stays allocated after the websocket upgrade, so it is paid per idle socket.
+const HTTP_READ_BUFFER: usize = 8192;
+
 /// Standalone listen backlog: Node's default, since tokio's 128 overflows in connect storms.
 const LISTEN_BACKLOG: i32 = 511;
 
@@ -85,6 +89,7 @@ impl Server {
             .ws_max_message_size(payload_limit)
             .ws_max_frame_size(payload_limit)
             .max_buffer_size(config.max_buffered_packets)
+            .ws_read_buffer_size(config.ws_read_buffer_size)
             .build_svc();
         let categories = config.channels.iter().map(|c| (c.category.clone(), c.clone())).collect();
         let entry = HttpEntry::new(sio, config.cors.clone());
@@ -217,7 +222,10 @@ impl Server {
         let shutdown = self.shutdown.clone();
         self.tasks.spawn_on(
             async move {
-                let conn = http1::Builder::new().serve_connection(io, entry).with_upgrades();
+                let conn = http1::Builder::new()
+                    .max_buf_size(HTTP_READ_BUFFER)
+                    .serve_connection(io, entry)
+                    .with_upgrades();
                 tokio::pin!(conn);
                 tokio::select! {
                     result = conn.as_mut() => {
