@@ -1,0 +1,21 @@
+// Benchmark server A: this product in attach mode inside a small Node http app, with the
+// app's async authenticate and async canAccessChannel in the path, as a Modelence app has.
+import { createRequire } from 'node:module';
+import { CATEGORY, authenticate, canAccessChannel, benchRoutes, createApp, listen } from './common.mjs';
+
+const require = createRequire(import.meta.url);
+const { ServerChannel, Module, startWebsocketServer } = require('../../lib/index.js');
+
+const benchChannel = new ServerChannel(CATEGORY, canAccessChannel);
+const channels = { [CATEGORY]: benchChannel };
+
+const httpServer = createApp(benchRoutes((category, id, data) => channels[category].broadcast(id, data)));
+// BENCH_PRODUCT_MODE=standalone (diagnostic): the native server listens on its own port and
+// the app (with the /bench routes) on another, so no JS runs on the connection path.
+const standalone = process.env.BENCH_PRODUCT_MODE === 'standalone';
+const server = await startWebsocketServer({
+  ...(standalone ? { port: 0, host: process.env.BENCH_HOST || '127.0.0.1' } : { httpServer }),
+  modules: [new Module('bench', { channels: [benchChannel] })],
+  authenticate,
+});
+listen(httpServer, standalone ? 'standalone' : 'product', () => (standalone ? server.port : null));
