@@ -19,6 +19,8 @@ const HELP = `usage: npm run bench [-- options]   (or: node benches/run.mjs [opt
   --wait-quiet          before each run, wait (up to --quiet-secs, default 600) until other
                         processes use < 0.25 cores; redo (twice at most) a run they disturbed
   --no-report           do not rewrite BENCHMARKS.md and docs/bench.svg
+  --report              rewrite them even for a partial run (--only, --skip, --set, --servers),
+                        which otherwise leaves them alone
   --out FILE            also write all results as JSON to FILE
   --list                print the scenarios and their sizes, then exit
   --from FILE           rewrite BENCHMARKS.md and docs/bench.svg from saved results
@@ -26,7 +28,7 @@ const HELP = `usage: npm run bench [-- options]   (or: node benches/run.mjs [opt
 
 Environment: BENCH_QUICK=1, BENCH_RUNS, BENCH_ONLY, BENCH_SKIP, BENCH_SET (comma-separated).
 Needs the load generator: cargo build --release -p loadgen
-Raw results always go to target/bench/latest.json.
+Raw results always go to target/bench/results-<time>.json and target/bench/latest.json.
 
 scenarios:
 ${SCENARIOS.map((s) => `  ${s.id.padEnd(14)} ${s.title}`).join('\n')}
@@ -44,6 +46,7 @@ const { values: o } = parseArgs({
     'wait-quiet': { type: 'boolean', default: false },
     'quiet-secs': { type: 'string', default: '600' },
     'no-report': { type: 'boolean', default: false },
+    report: { type: 'boolean', default: false },
     out: { type: 'string' },
     list: { type: 'boolean', default: false },
     from: { type: 'string' },
@@ -146,9 +149,13 @@ const meta = {
 const machine = machineFacts();
 const dump = { meta, machine, scenarios, medians: m, targets: v, results };
 mkdirSync(path.join(ROOT, 'target', 'bench'), { recursive: true });
+const saved = path.join(ROOT, 'target', 'bench', `results-${meta.finishedAt.replace(/[:.]/g, '-')}.json`);
+writeFileSync(saved, JSON.stringify(dump, null, 1));
 writeFileSync(path.join(ROOT, 'target', 'bench', 'latest.json'), JSON.stringify(dump, null, 1));
 if (o.out) writeFileSync(path.resolve(o.out), JSON.stringify(dump, null, 1));
-if (!o['no-report']) {
+const partial = Boolean(o.only || o.skip || o.set.length || o.servers !== 'product,socketio');
+const report = !o['no-report'] && (!partial || o.report);
+if (report) {
   writeReport({
     file: path.join(ROOT, 'BENCHMARKS.md'),
     chartFile: path.join(ROOT, 'docs', 'bench.svg'),
@@ -163,7 +170,7 @@ if (!o['no-report']) {
 
 log(`\n== targets (${o.quick ? 'quick sizes, indicative' : 'full sizes'}; medians of ${runs} runs)`);
 for (const line of targetLines(v)) log(line);
-log(`\ndone in ${Math.round(meta.seconds)} s; raw results: target/bench/latest.json${o['no-report'] ? '' : '; report: BENCHMARKS.md, docs/bench.svg'}`);
+log(`\ndone in ${Math.round(meta.seconds)} s; raw results: ${path.relative(ROOT, saved)} (and target/bench/latest.json)${report ? '; report: BENCHMARKS.md, docs/bench.svg' : partial && !o['no-report'] ? '; partial run: BENCHMARKS.md left alone (--report to rewrite it)' : ''}`);
 const broken = results.filter((r) => r.error);
 process.exitCode = broken.length ? 1 : 0;
 
