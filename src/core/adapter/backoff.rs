@@ -1,6 +1,9 @@
 //! Reconnection pacing and once-per-state-change logging shared by the backends.
 
-use std::time::Duration;
+use std::{
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
+};
 
 use tokio_util::sync::CancellationToken;
 
@@ -16,6 +19,15 @@ pub async fn pause(shutdown: &CancellationToken, delay: Duration) -> bool {
 pub const INITIAL_BACKOFF: Duration = Duration::from_millis(100);
 /// Longest wait between attempts, so recovery is noticed within seconds.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// Counts a broadcast dropped because a backend's publish queue is full, logging at the
+/// 1st, 2nd, 4th, 8th… drop so that a long outage cannot flood the log.
+pub fn count_dropped(dropped: &AtomicU64, backend: &'static str) {
+    let total = dropped.fetch_add(1, Ordering::Relaxed) + 1;
+    if total.is_power_of_two() {
+        tracing::warn!(backend, total, "adapter publish queue full: broadcasts dropped");
+    }
+}
 
 /// Exponential backoff from [`INITIAL_BACKOFF`] to [`MAX_BACKOFF`].
 #[derive(Debug, Clone)]

@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    backoff::{pause, Backoff, Health},
+    backoff::{count_dropped, pause, Backoff, Health},
     Adapter, AdapterError, AdapterTask, ClusterMessage,
 };
 
@@ -285,10 +285,7 @@ impl Adapter for MongoAdapter {
     fn publish(&self, message: ClusterMessage) {
         let pending = Pending { id: ObjectId::new(), queued: Instant::now(), message };
         if self.queue.try_send(pending).is_err() {
-            let total = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-            if total.is_power_of_two() {
-                tracing::warn!(total, "MongoDB adapter: publish queue full, broadcasts dropped");
-            }
+            count_dropped(&self.dropped, "MongoDB");
         }
     }
 

@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    backoff::{pause, Backoff, Health},
+    backoff::{count_dropped, pause, Backoff, Health},
     Adapter, AdapterError, AdapterTask, ClusterMessage,
 };
 
@@ -193,10 +193,7 @@ async fn publish_loop(
 impl Adapter for RedisAdapter {
     fn publish(&self, message: ClusterMessage) {
         if self.queue.try_send((Instant::now(), message)).is_err() {
-            let total = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-            if total.is_power_of_two() {
-                tracing::warn!(total, "Redis adapter: publish queue full, broadcasts dropped");
-            }
+            count_dropped(&self.dropped, "Redis");
         }
     }
 
