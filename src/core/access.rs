@@ -64,11 +64,9 @@ async fn join(
     if !state.as_ref().is_some_and(|s| s.allow_join()) {
         return Err(JoinError::JoinRateExceeded { limit: config.max_joins_per_second });
     }
-    let rooms = socket.rooms();
-    let already_in = rooms.iter().any(|room| room == channel.as_str());
-    if !already_in && rooms.len() >= config.max_channels_per_socket {
-        return Err(JoinError::TooManyChannels { limit: config.max_channels_per_socket });
-    }
+    // Checked before the access check (no point running it) and again, atomically with the
+    // join, after it: concurrent joins from one socket must not overshoot the cap.
+    check_channel_cap(socket, &channel, config.max_channels_per_socket)?;
 
     if spec.has_access_check {
         let limit = config.max_pending_joins_per_socket;
@@ -92,13 +90,32 @@ async fn join(
     if !socket.connected() {
         return Ok(None);
     }
-    socket.join(channel.as_str().to_owned());
+    {
+        let Some(state) = state.as_ref() else { return Ok(None) };
+        let _joining = state.join_lock();
+        check_channel_cap(socket, &channel, config.max_channels_per_socket)?;
+        socket.join(channel.as_str().to_owned());
+    }
     // A disconnect racing the join would otherwise leave the socket id behind in the room.
     if !socket.connected() {
         socket.leave(channel.as_str().to_owned());
         return Ok(None);
     }
     Ok(Some(channel))
+}
+
+/// Fails when joining `channel` would put the socket in more than `limit` channels.
+fn check_channel_cap(
+    socket: &SocketRef,
+    channel: &ChannelName,
+    limit: usize,
+) -> Result<(), JoinError> {
+    let rooms = socket.rooms();
+    let already_in = rooms.iter().any(|room| room == channel.as_str());
+    if !already_in && rooms.len() >= limit {
+        return Err(JoinError::TooManyChannels { limit });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

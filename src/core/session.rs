@@ -53,6 +53,7 @@ pub struct Shared {
 /// forget the connection, whether it disconnected normally or died during the handshake.
 pub struct SocketState {
     pending_joins: AtomicUsize,
+    joining: Mutex<()>,
     join_budget: Mutex<TokenBucket>,
     forget: Option<(Arc<dyn AppHooks>, String)>,
 }
@@ -90,9 +91,15 @@ impl SocketState {
     fn new(forget: Option<(Arc<dyn AppHooks>, String)>, joins_per_second: u32) -> Self {
         Self {
             pending_joins: AtomicUsize::new(0),
+            joining: Mutex::new(()),
             join_budget: Mutex::new(TokenBucket::new(joins_per_second)),
             forget,
         }
+    }
+
+    /// Serializes the cap check and the room join of this socket's concurrent joins.
+    pub fn join_lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.joining.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Whether one more join fits in this socket's join rate.
