@@ -38,7 +38,7 @@ export declare class NativeServer {
    * Builds a server. The functions are the JS layer's dispatchers; without
    * `authenticate` every connection is anonymous.
    */
-  constructor(options: NativeServerOptions, authenticate?: ((sid: string, token: string | null) => Promise<string | null>) | undefined | null, checkAccess?: ((sid: string, category: string, id: string) => Promise<number>) | undefined | null, socketNotice?: ((kind: 'connect' | 'disconnect' | 'gone', sid: string, reason: string | null) => void) | undefined | null, event?: ((sid: string, event: string, payload: EventPayload, wantsAck: boolean) => Promise<EventPayload | null>) | undefined | null, publish?: ((sid: string, category: string, id: string, json: string) => Promise<PublishOutcome>) | undefined | null)
+  constructor(options: NativeServerOptions, authenticate?: ((sid: string, token: string | null) => Promise<string | null>) | undefined | null, checkAccess?: ((sid: string, category: string, id: string) => Promise<number>) | undefined | null, socketNotice?: ((kind: 'connect' | 'disconnect' | 'gone', sid: string, reason: string | null) => void) | undefined | null, event?: ((sid: string, event: string, payload: EventPayload, wantsAck: boolean) => Promise<EventPayload | null>) | undefined | null, publish?: ((sid: string, category: string, id: string, json: string) => Promise<PublishOutcome>) | undefined | null, localMembers?: ((channel: string) => string) | undefined | null)
   /** Standalone mode: listens on `host:port` (0 = any free port); resolves to the port. */
   listen(host: string, port: number): Promise<number>
   /**
@@ -82,6 +82,11 @@ export declare class NativeServer {
   disconnect(sid: string): boolean
   /** Socket ids of this instance's members of `channel`. */
   members(channel: string): Array<string>
+  /**
+   * The members of `channel` on the other instances of the cluster: one JSON array text of
+   * `{ socketId, user }` per instance that answered within `presenceTimeoutMs`.
+   */
+  remoteMembers(channel: string): Promise<Array<string>>
   /** Stops accepting, disconnects every client and releases the port. */
   close(): Promise<void>
 }
@@ -185,6 +190,12 @@ export interface NativeServerOptions {
   maxPendingJoinsPerSocket?: number
   /** Joins per second one socket may make (bursts of twice that), default 100. */
   maxJoinsPerSecond?: number
+  /** Milliseconds a cross-instance presence query waits for the other instances, default 5000. */
+  presenceTimeoutMs?: number
+  /** Milliseconds between an instance's heartbeats to the others, default 5000. */
+  heartbeatIntervalMs?: number
+  /** Milliseconds of silence after which an instance no longer counts as alive, default 10000. */
+  heartbeatTimeoutMs?: number
 }
 
 /** What `onPublish` decided: the JSON to broadcast, or the rejection message. */

@@ -86,6 +86,64 @@ for (const [name, backend] of Object.entries(backends)) {
   });
 }
 
+/** Three instances with `options`, and ann, bob and cat in chat:room on instances 0, 1, 2. */
+async function presenceCluster(t, backend, options) {
+  const { options: backendOptions } = await backend.start(t);
+  const instances = await Promise.all([0, 1, 2].map(() => startInstance(t, backendOptions, options)));
+  const names = ['ann', 'bob', 'cat'];
+  const sockets = await Promise.all(names.map((name, i) => connect(t, instances[i].url, { auth: { token: name } })));
+  await Promise.all(sockets.map((s) => join(s, 'chat:room')));
+  return { instances, sockets };
+}
+
+const byName = (members) => [...members].sort((a, b) => a.user.name.localeCompare(b.user.name));
+
+for (const [name, backend] of Object.entries(backends)) {
+  test(`${name}: members and count span every instance`, { skip: backend.skip }, async (t) => {
+    const options = { presenceTimeoutMs: 3000, heartbeatIntervalMs: 500, heartbeatTimeoutMs: 3000 };
+    const { instances, sockets } = await presenceCluster(t, backend, options);
+    const [ann, bob, cat] = sockets;
+    const dan = await connect(t, instances[1].url, { auth: { token: 'dan' } });
+    await join(dan, 'chat:other');
+    // Instances learn their peers from each other's hello/alive messages right after start-up.
+    await eventually(async () => (await instances[0].members('room')).members.length === 3, 10000, 'three members seen from instance 0');
+    for (const instance of instances) {
+      const { members } = await instance.members('room');
+      assert.deepEqual(byName(members), [
+        { socketId: ann.id, user: { name: 'ann' } },
+        { socketId: bob.id, user: { name: 'bob' } },
+        { socketId: cat.id, user: { name: 'cat' } },
+      ]);
+    }
+    assert.deepEqual((await instances[2].members('other')).members, [{ socketId: dan.id, user: { name: 'dan' } }]);
+
+    cat.disconnect();
+    await eventually(async () => (await instances[0].members('room')).members.length === 2, 10000, 'cat gone from the list');
+
+    // A closing instance says so: the others stop waiting for it at once.
+    await instances[1].close();
+    const after = await instances[0].members('room');
+    assert.deepEqual(after.members, [{ socketId: ann.id, user: { name: 'ann' } }]);
+    assert.ok(after.ms < options.presenceTimeoutMs, `the query took ${after.ms} ms: it waited for the closed instance`);
+  });
+
+  test(`${name}: a crashed instance delays one members query, not every one`, { skip: backend.skip }, async (t) => {
+    // A long heartbeat timeout keeps the dead instance "alive" in the registry, so the first
+    // query must find out by waiting.
+    const options = { presenceTimeoutMs: 1500, heartbeatIntervalMs: 500, heartbeatTimeoutMs: 60000 };
+    const { instances, sockets } = await presenceCluster(t, backend, options);
+    await eventually(async () => (await instances[0].members('room')).members.length === 3, 10000, 'three members seen from instance 0');
+    instances[2].kill();
+    const first = await instances[0].members('room');
+    assert.deepEqual(byName(first.members).map((m) => m.socketId), [sockets[0].id, sockets[1].id]);
+    assert.ok(first.ms >= options.presenceTimeoutMs - 100, `the first query took only ${first.ms} ms`);
+    await eventually(() => instances[0].stderr().includes('did not answer a members query in time'), 3000, 'the warning');
+    const second = await instances[0].members('room');
+    assert.equal(second.members.length, 2);
+    assert.ok(second.ms < options.presenceTimeoutMs - 500, `the second query took ${second.ms} ms: the dead instance was not dropped`);
+  });
+}
+
 test('redis: cross-instance latency (p50/p99) is recorded', { skip: backends.redis.skip }, async (t) => {
   const { instances, members } = await threeInstances(t, backends.redis);
   const latencies = [];

@@ -15,6 +15,8 @@ const cases = [
   ['channels', { channels: 'chat' }, 'startWebsocketServer(): options.channels must be an array of ServerChannel, got the string "chat"'],
   ['cors', { cors: { origin: [] } }, "startWebsocketServer(): options.cors.origin must be '*', an origin string, or a non-empty array of origin strings, got an array"],
   ['timeout', { accessCheckTimeoutMs: 0 }, 'startWebsocketServer(): options.accessCheckTimeoutMs must be an integer from 1 to 2147483647, got number 0'],
+  ['presence timeout', { presenceTimeoutMs: '5s' }, 'startWebsocketServer(): options.presenceTimeoutMs must be an integer from 1 to 2147483647, got the string "5s"'],
+  ['heartbeat', { heartbeatIntervalMs: -1 }, 'startWebsocketServer(): options.heartbeatIntervalMs must be an integer from 1 to 2147483647, got number -1'],
   [
     'duplicate categories',
     { channels: [new ServerChannel('chat'), new ServerChannel('chat')] },

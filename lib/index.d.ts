@@ -42,7 +42,8 @@ export declare class ServerChannel<T = unknown> {
   /** The publish hook, or null when clients may not publish. */
   readonly onPublish: OnPublish<T> | null;
   /**
-   * Everyone in `<category>:<id>`, on every server that registered this channel.
+   * Everyone in `<category>:<id>`, on every instance of the cluster (those that answer
+   * within `presenceTimeoutMs`).
    * @example
    * const online = await chat.members('room123'); // [{ socketId, user }]
    */
@@ -185,6 +186,12 @@ export interface CommonOptions {
   maxJoinsPerSecond?: number;
   /** Allowed transports. Default `['polling', 'websocket']`. */
   transports?: ('polling' | 'websocket')[];
+  /** Milliseconds `members`/`count` wait for the other instances. Default 5000. */
+  presenceTimeoutMs?: number;
+  /** Milliseconds between this instance's liveness signals to the others. Default 5000. */
+  heartbeatIntervalMs?: number;
+  /** Milliseconds of silence after which another instance counts as gone. Default 10000. */
+  heartbeatTimeoutMs?: number;
 }
 
 /** Options of `startWebsocketServer`. Pass `httpServer` (attach mode) or `port` (standalone). */

@@ -176,6 +176,9 @@ function normalizeOptions(opts) {
       maxChannelsPerSocket: optionalInteger(opts, 'maxChannelsPerSocket', 1, 2 ** 31 - 1),
       maxPendingJoinsPerSocket: optionalInteger(opts, 'maxPendingJoinsPerSocket', 1, 2 ** 31 - 1),
       maxJoinsPerSecond: optionalInteger(opts, 'maxJoinsPerSecond', 1, 2 ** 31 - 1),
+      presenceTimeoutMs: optionalInteger(opts, 'presenceTimeoutMs', 1, 2 ** 31 - 1),
+      heartbeatIntervalMs: optionalInteger(opts, 'heartbeatIntervalMs', 1, 2 ** 31 - 1),
+      heartbeatTimeoutMs: optionalInteger(opts, 'heartbeatTimeoutMs', 1, 2 ** 31 - 1),
     },
   };
 }

@@ -53,15 +53,18 @@ class ServerChannel {
   }
 
   /**
-   * Everyone in `<category>:<id>` on every server that registered this channel:
-   * `{ socketId, user }` each.
+   * Everyone in `<category>:<id>`, `{ socketId, user }` each: on every server in this process
+   * that registered this channel and on every instance their adapters reach.
    */
   async members(id) {
     this.#checkId(id, 'members');
-    return [...this.#servers].flatMap((server) => server.membersOf(this.category, id));
+    const lists = await Promise.all([...this.#servers].map((server) => server.membersOf(this.category, id)));
+    // Servers in one process sharing an adapter see each other's members twice.
+    const seen = new Set();
+    return lists.flat().filter(({ socketId }) => !seen.has(socketId) && seen.add(socketId));
   }
 
-  /** How many sockets are in `<category>:<id>` on every server that registered this channel. */
+  /** How many sockets are in `<category>:<id>`, counted like `members`. */
   async count(id) {
     return (await this.members(id)).length;
   }

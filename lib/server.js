@@ -8,6 +8,7 @@ const { AuthContexts } = require('./auth-contexts');
 const { SocketEvents } = require('./socket-events');
 const { attach } = require('./attach');
 const { serialize, checkTarget } = require('./json');
+const { localMembers, presenceLookup, parseReplies } = require('./presence');
 
 /** Keeps Node's event loop alive while a standalone server listens (tokio threads do not). */
 const KEEP_ALIVE_MS = 2 ** 31 - 1;
@@ -88,12 +89,16 @@ class WebsocketServer {
     return this;
   }
 
-  /** @internal This server's members of `category:id`. */
-  membersOf(category, id) {
+  /**
+   * @internal The members of `category:id` on this server and on every other instance its
+   * adapter reaches (those that answer within `presenceTimeoutMs`).
+   */
+  async membersOf(category, id) {
     if (this.#closing) return [];
-    return this.#native
-      .members(`${category}:${id}`)
-      .map((socketId) => ({ socketId, user: this.#contexts.get(socketId).user ?? null }));
+    const channel = `${category}:${id}`;
+    const local = localMembers(this.#native, this.#contexts, channel);
+    const remote = parseReplies(await this.#native.remoteMembers(channel));
+    return local.concat(remote);
   }
 
   /**
@@ -156,6 +161,8 @@ async function startWebsocketServer(opts = {}) {
   const options = normalizeOptions(opts);
   const contexts = new AuthContexts(options.authenticate, options.channels);
   const events = new SocketEvents(contexts);
+  // Other instances' presence queries need `native` itself, which exists only after this call.
+  let answerPresence = () => '[]';
   const native = new NativeServer(
     options.nativeOptions,
     options.authenticate ? contexts.authenticate : null,
@@ -163,7 +170,9 @@ async function startWebsocketServer(opts = {}) {
     events.socketNotice,
     events.event,
     contexts.publish,
+    (channel) => answerPresence(channel),
   );
+  answerPresence = presenceLookup(native, contexts);
   events.bind(native);
   if (options.adapter) {
     try {

@@ -83,13 +83,17 @@ export async function startMongo(t, { standalone = false } = {}) {
   };
 }
 
-/** Starts a server instance in its own process with `backend`; returns `{ url, broadcast, kill, close, stderr }`. */
-export async function startInstance(t, backend) {
+/**
+ * Starts a server instance in its own process with `backend` (and more server `options`);
+ * returns `{ url, broadcast, members, kill, close, stderr }`.
+ */
+export async function startInstance(t, backend, options = {}) {
   const child = fork(fileURLToPath(new URL('./instance.mjs', import.meta.url)), {
-    env: { ...process.env, BACKEND: JSON.stringify(backend) },
+    env: { ...process.env, BACKEND: JSON.stringify(backend), OPTIONS: JSON.stringify(options) },
     stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
   });
   let stderr = '';
+  let requests = 0;
   child.stderr.on('data', (chunk) => (stderr += chunk));
   t.after(() => child.kill('SIGKILL'));
   const first = await waitFor(child, 'message', 20000);
@@ -101,6 +105,21 @@ export async function startInstance(t, backend) {
   return {
     url: `http://127.0.0.1:${first.port}`,
     broadcast: (id, data) => child.send({ type: 'broadcast', id, data }),
+    /** `chat.members(id)` run in the instance: `{ members, ms }`. */
+    members: async (id) => {
+      const request = (requests += 1);
+      const reply = new Promise((resolve) => {
+        const onMessage = (m) => {
+          if (m.type === 'members' && m.request === request) {
+            child.off('message', onMessage);
+            resolve(m);
+          }
+        };
+        child.on('message', onMessage);
+      });
+      child.send({ type: 'members', id, request });
+      return reply;
+    },
     kill: () => child.kill('SIGKILL'),
     /** What the instance printed on stderr so far (native logs). */
     stderr: () => stderr,

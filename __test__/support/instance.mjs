@@ -1,5 +1,6 @@
 // One server instance in its own process, driven over the fork IPC channel by cluster.mjs.
-// BACKEND (env) holds the adapter options: { mongodb: {...} } or { redis: {...} }.
+// BACKEND (env) holds the adapter options: { mongodb: {...} } or { redis: {...} }; OPTIONS
+// (env, optional) more startWebsocketServer options. A client's token becomes its user's name.
 import { startWebsocketServer, ServerChannel } from '../../lib/index.js';
 
 const chat = new ServerChannel('chat');
@@ -9,6 +10,8 @@ try {
     host: '127.0.0.1',
     port: 0,
     channels: [chat],
+    authenticate: (token) => ({ user: token ? { name: token } : null, session: null, roles: [] }),
+    ...JSON.parse(process.env.OPTIONS ?? '{}'),
     ...JSON.parse(process.env.BACKEND),
   });
 } catch (error) {
@@ -19,6 +22,10 @@ process.send({ type: 'ready', port: server.port });
 process.on('message', async (message) => {
   if (message.type === 'broadcast') {
     chat.broadcast(message.id, message.data);
+  } else if (message.type === 'members') {
+    const started = performance.now();
+    const members = await chat.members(message.id);
+    process.send({ type: 'members', request: message.request, members, ms: performance.now() - started });
   } else if (message.type === 'close') {
     await server.close();
     process.exit(0);

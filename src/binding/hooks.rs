@@ -102,6 +102,11 @@ pub type PublishFn = ThreadsafeFunction<
     true,
 >;
 
+/// `(channel) => string`: this instance's members of `channel` as a JSON array of
+/// `{ socketId, user }`, answering another instance's presence query.
+pub type LocalMembersFn =
+    ThreadsafeFunction<FnArgs<(String,)>, String, FnArgs<(String,)>, Status, false, true>;
+
 /// The JS layer's dispatch functions; a missing one means the feature is unused.
 #[derive(Default)]
 pub struct JsCallbacks {
@@ -115,6 +120,8 @@ pub struct JsCallbacks {
     pub event: Option<EventFn>,
     /// See [`PublishFn`].
     pub publish: Option<PublishFn>,
+    /// See [`LocalMembersFn`].
+    pub local_members: Option<LocalMembersFn>,
 }
 
 /// [`AppHooks`] backed by the JS layer's dispatch functions.
@@ -124,6 +131,7 @@ pub struct JsHooks {
     socket_notice: Option<SocketNoticeFn>,
     event: Option<Arc<EventFn>>,
     publish: Option<Arc<PublishFn>>,
+    local_members: Option<Arc<LocalMembersFn>>,
 }
 
 impl JsHooks {
@@ -135,6 +143,7 @@ impl JsHooks {
             socket_notice: callbacks.socket_notice,
             event: callbacks.event.map(Arc::new),
             publish: callbacks.publish.map(Arc::new),
+            local_members: callbacks.local_members.map(Arc::new),
         }
     }
 }
@@ -242,6 +251,21 @@ impl AppHooks for JsHooks {
                 Ok(JsPublishOutcome { json: Some(json), .. }) => Ok(json),
                 Ok(JsPublishOutcome { error, .. }) => Err(error.unwrap_or_default()),
                 Err(_) => Err(String::new()),
+            }
+        })
+    }
+
+    fn local_members(&self, channel: String) -> HookFuture<Option<String>> {
+        let Some(callback) = self.local_members.clone() else {
+            return Box::pin(async { None });
+        };
+        Box::pin(async move {
+            match callback.call_async_catch(FnArgs::from((channel,))).await {
+                Ok(json) => Some(json),
+                Err(error) => {
+                    tracing::warn!(%error, "presence lookup could not be called");
+                    None
+                }
             }
         })
     }

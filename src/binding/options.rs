@@ -10,6 +10,7 @@ use crate::{
     core::{
         channel::validate_category,
         config::{ChannelSpec, Config, CorsPolicy, Transports},
+        presence::PresenceTiming,
     },
 };
 
@@ -56,6 +57,12 @@ pub struct JsServerOptions {
     pub max_pending_joins_per_socket: Option<u32>,
     /// Joins per second one socket may make (bursts of twice that), default 100.
     pub max_joins_per_second: Option<u32>,
+    /// Milliseconds a cross-instance presence query waits for the other instances, default 5000.
+    pub presence_timeout_ms: Option<u32>,
+    /// Milliseconds between an instance's heartbeats to the others, default 5000.
+    pub heartbeat_interval_ms: Option<u32>,
+    /// Milliseconds of silence after which an instance no longer counts as alive, default 10000.
+    pub heartbeat_timeout_ms: Option<u32>,
 }
 
 fn millis(value: Option<u32>, default: Duration) -> Duration {
@@ -154,6 +161,17 @@ impl TryFrom<JsServerOptions> for Config {
                 defaults.max_joins_per_second as usize,
                 "maxJoinsPerSecond",
             )? as u32,
+            presence: PresenceTiming {
+                query_timeout: millis(options.presence_timeout_ms, defaults.presence.query_timeout),
+                heartbeat_interval: millis(
+                    options.heartbeat_interval_ms,
+                    defaults.presence.heartbeat_interval,
+                ),
+                heartbeat_timeout: millis(
+                    options.heartbeat_timeout_ms,
+                    defaults.presence.heartbeat_timeout,
+                ),
+            },
             ..defaults
         })
     }

@@ -14,8 +14,8 @@ use crate::{
         bridge::{self, BridgeSink, JsBridge},
         errors::{broadcast_error, invalid_arg, serve_error, socket_op_error},
         hooks::{
-            AuthenticateFn, CheckAccessFn, EventFn, JsCallbacks, JsHooks, JsPayload, PublishFn,
-            SocketNoticeFn,
+            AuthenticateFn, CheckAccessFn, EventFn, JsCallbacks, JsHooks, JsPayload,
+            LocalMembersFn, PublishFn, SocketNoticeFn,
         },
         options::JsServerOptions,
         runtime,
@@ -91,10 +91,19 @@ impl JsNativeServer {
             ts_arg_type = "((sid: string, category: string, id: string, json: string) => Promise<PublishOutcome>) | undefined | null"
         )]
         publish: Option<PublishFn>,
+        #[napi(ts_arg_type = "((channel: string) => string) | undefined | null")]
+        local_members: Option<LocalMembersFn>,
     ) -> napi::Result<Self> {
         let mut config = Config::try_from(options)?;
         config.authenticate = authenticate.is_some();
-        let callbacks = JsCallbacks { authenticate, check_access, socket_notice, event, publish };
+        let callbacks = JsCallbacks {
+            authenticate,
+            check_access,
+            socket_notice,
+            event,
+            publish,
+            local_members,
+        };
         let hooks = Arc::new(JsHooks::new(callbacks));
         let server = Server::start(config, hooks, runtime::handle());
         Ok(Self { server })
@@ -244,6 +253,13 @@ impl JsNativeServer {
     #[napi(catch_unwind)]
     pub fn members(&self, channel: String) -> Vec<String> {
         self.server.members(&channel)
+    }
+
+    /// The members of `channel` on the other instances of the cluster: one JSON array text of
+    /// `{ socketId, user }` per instance that answered within `presenceTimeoutMs`.
+    #[napi(catch_unwind)]
+    pub async fn remote_members(&self, channel: String) -> Vec<String> {
+        self.server.remote_members(&channel).await
     }
 
     /// Stops accepting, disconnects every client and releases the port.

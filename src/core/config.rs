@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::core::protocol::DEFAULT_PATH;
+use crate::core::{presence::PresenceTiming, protocol::DEFAULT_PATH};
 
 /// Which origins may talk to the server over HTTP (long-polling, preflight) and WebSocket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,6 +99,8 @@ pub struct Config {
     pub broadcast_queue_capacity: usize,
     /// How long `close()` waits for connections to finish before cutting them. Default 2 s.
     pub close_grace: Duration,
+    /// Presence queries across instances: query timeout and heartbeats (5 s, 5 s, 10 s).
+    pub presence: PresenceTiming,
 }
 
 impl Default for Config {
@@ -124,6 +126,7 @@ impl Default for Config {
             max_joins_per_second: 100,
             broadcast_queue_capacity: 65_536,
             close_grace: Duration::from_secs(2),
+            presence: PresenceTiming::default(),
         }
     }
 }

@@ -11,7 +11,7 @@ use tokio::runtime::Handle;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::core::{
-    adapter::{Adapter, AdapterTask, ClusterMessage},
+    adapter::{Adapter, AdapterTask, ClusterMessage, MessageKind},
     channel::room_name,
     errors::BroadcastError,
 };
@@ -49,6 +49,7 @@ impl Emitter {
             self.adapter.lock().ok().and_then(|a| a.clone()).ok_or(BroadcastError::Closed)?;
         adapter.publish(ClusterMessage {
             origin: self.origin.clone(),
+            kind: MessageKind::Broadcast,
             channel: channel.as_str().to_owned(),
             data,
         });

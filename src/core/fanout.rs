@@ -1,7 +1,7 @@
 //! Broadcast delivery: a bounded queue filled synchronously by the app, drained in order by
 //! one task that writes each message to every local member of its channel.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use serde_json::value::RawValue;
 use socketioxide::{extract::SocketRef, SendError, SocketError, SocketIo};
@@ -9,8 +9,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::core::{
-    adapter::{local::LocalAdapter, Adapter, ClusterMessage},
+    adapter::{ClusterMessage, MessageKind},
     channel::ChannelName,
+    cluster::ClusterLink,
     errors::BroadcastError,
     http::ConnectionKill,
 };
@@ -26,40 +27,20 @@ pub struct Broadcast {
 }
 
 /// Where every broadcast goes: this instance's members (through the queue) and the other
-/// instances (through the adapter).
+/// instances (through the cluster link).
 pub struct Broadcaster {
     queue: BroadcastQueue,
-    adapter: RwLock<Arc<dyn Adapter>>,
-    origin: Arc<str>,
+    link: Arc<ClusterLink>,
 }
 
 impl Broadcaster {
-    /// A broadcaster for one instance, until [`Broadcaster::set_adapter`] is called.
-    pub fn new(queue: BroadcastQueue, origin: Arc<str>) -> Self {
-        Self { queue, adapter: RwLock::new(Arc::new(LocalAdapter)), origin }
-    }
-
-    /// This instance's id in the cluster.
-    pub fn origin(&self) -> &Arc<str> {
-        &self.origin
-    }
-
-    /// Switches to a shared backend (start-up) or back to the local one (close).
-    pub fn set_adapter(&self, adapter: Arc<dyn Adapter>) {
-        if let Ok(mut current) = self.adapter.write() {
-            *current = adapter;
-        }
+    /// A broadcaster that shares through `link`.
+    pub fn new(queue: BroadcastQueue, link: Arc<ClusterLink>) -> Self {
+        Self { queue, link }
     }
 
     fn share(&self, channel: &ChannelName, data: &Arc<RawValue>) {
-        let message = ClusterMessage {
-            origin: self.origin.clone(),
-            channel: channel.as_str().to_owned(),
-            data: data.clone(),
-        };
-        if let Ok(adapter) = self.adapter.read() {
-            adapter.publish(message);
-        }
+        self.link.publish(MessageKind::Broadcast, channel.as_str().to_owned(), data.clone());
     }
 
     /// Sends from a non-runtime thread (the app's broadcast): local queue, then the cluster.
@@ -78,21 +59,13 @@ impl Broadcaster {
         self.queue.push_async(Broadcast { channel, data }).await
     }
 
-    /// Delivers what other instances publish to this instance's members, until `sink` closes.
-    pub async fn deliver_remote(
-        &self,
-        mut incoming: mpsc::Receiver<ClusterMessage>,
-        max_len: usize,
-    ) {
-        while let Some(message) = incoming.recv().await {
-            if message.origin == self.origin {
-                continue;
-            }
-            let Ok(channel) = ChannelName::parse(&message.channel, max_len) else { continue };
-            if self.queue.push_async(Broadcast { channel, data: message.data }).await.is_err() {
-                return;
-            }
-        }
+    /// Delivers another instance's broadcast to this instance's members. `false` once the
+    /// fan-out has stopped (the server is closing).
+    pub async fn deliver_remote(&self, message: ClusterMessage, max_channel_len: usize) -> bool {
+        let Ok(channel) = ChannelName::parse(&message.channel, max_channel_len) else {
+            return true;
+        };
+        self.queue.push_async(Broadcast { channel, data: message.data }).await.is_ok()
     }
 }
 

@@ -54,6 +54,10 @@ pub trait AppHooks: Send + Sync + 'static {
         id: String,
         data: String,
     ) -> HookFuture<Result<String, String>>;
+
+    /// This instance's members of `channel`, as a JSON array of `{ socketId, user }`, for
+    /// another instance's presence query. `None` when the app cannot say.
+    fn local_members(&self, channel: String) -> HookFuture<Option<String>>;
 }
 
 /// A connection's life event.

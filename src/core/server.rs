@@ -31,6 +31,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use crate::core::{
     adapter::{instance_id, local::LocalAdapter, Adapter, AdapterTask},
     channel::room_name,
+    cluster::{route_incoming, ClusterLink},
     config::Config,
     connection::{ClientIo, KillSwitch},
     errors::{BroadcastError, ServeError, SocketOpError},
@@ -38,6 +39,7 @@ use crate::core::{
     hooks::AppHooks,
     http::{ConnectionKill, HttpEntry},
     payload::{OutgoingArgs, Payload},
+    presence::Presence,
     session::Shared,
 };
 
@@ -57,6 +59,8 @@ pub struct Server {
     io: SocketIo,
     entry: HttpEntry,
     broadcaster: Arc<Broadcaster>,
+    link: Arc<ClusterLink>,
+    presence: Arc<Presence>,
     /// The adapter's publishing task: on close it gets the grace period to flush.
     adapter_tasks: TaskTracker,
     config: Arc<Shared>,
@@ -96,7 +100,9 @@ impl Server {
         let shutdown = CancellationToken::new();
         let (queue, drain) =
             BroadcastQueue::new(io.clone(), config.broadcast_queue_capacity, shutdown.clone());
-        let broadcaster = Arc::new(Broadcaster::new(queue, instance_id().into()));
+        let link = Arc::new(ClusterLink::new(instance_id().into()));
+        let broadcaster = Arc::new(Broadcaster::new(queue, link.clone()));
+        let presence = Arc::new(Presence::new(link.clone(), hooks.clone(), config.presence));
         let shared = Arc::new(Shared {
             config,
             categories,
@@ -121,6 +127,8 @@ impl Server {
             io,
             entry,
             broadcaster,
+            link,
+            presence,
             adapter_tasks: TaskTracker::new(),
             config: shared,
             runtime,
@@ -288,18 +296,21 @@ impl Server {
         let subscription = backend.subscribe(sink, self.shutdown.clone());
         self.adapter_tasks.spawn_on(publisher, &self.runtime);
         self.tasks.spawn_on(subscription, &self.runtime);
-        let broadcaster = self.broadcaster.clone();
-        let max_len = self.config().max_channel_name_len;
-        self.tasks.spawn_on(
-            async move { broadcaster.deliver_remote(incoming, max_len).await },
-            &self.runtime,
+        let route = route_incoming(
+            incoming,
+            self.link.origin().clone(),
+            self.broadcaster.clone(),
+            self.presence.clone(),
+            self.config().max_channel_name_len,
         );
-        self.broadcaster.set_adapter(backend);
+        self.tasks.spawn_on(route, &self.runtime);
+        self.link.set_adapter(backend);
+        self.tasks.spawn_on(self.presence.clone().announce(self.shutdown.clone()), &self.runtime);
     }
 
     /// This instance's id in the cluster.
     pub fn origin(&self) -> Arc<str> {
-        self.broadcaster.origin().clone()
+        self.link.origin().clone()
     }
 
     /// A cancellation token that fires when the server closes (for adapters being set up).
@@ -417,6 +428,15 @@ impl Server {
         self.io.to(channel.to_owned()).sockets().into_iter().map(|s| s.id.to_string()).collect()
     }
 
+    /// The members of `channel` on the other instances: one JSON array text of
+    /// `{ socketId, user }` per instance that answered (see [`Presence::remote_members`]).
+    pub async fn remote_members(&self, channel: &str) -> Vec<String> {
+        if self.shutdown.is_cancelled() {
+            return Vec::new();
+        }
+        self.presence.remote_members(channel).await
+    }
+
     /// Stops accepting, disconnects every client, waits up to the configured grace for
     /// connections to finish, then cuts the rest. Later calls wait for the first to finish.
     pub async fn close(&self) {
@@ -424,7 +444,8 @@ impl Server {
             .get_or_init(|| async {
                 let grace = self.config().close_grace;
                 // Dropping the shared backend lets its publisher flush what is queued.
-                self.broadcaster.set_adapter(Arc::new(LocalAdapter));
+                self.presence.leave();
+                self.link.set_adapter(Arc::new(LocalAdapter));
                 self.adapter_tasks.close();
                 let _ = tokio::time::timeout(grace, self.adapter_tasks.wait()).await;
                 self.shutdown.cancel();

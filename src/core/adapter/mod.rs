@@ -1,8 +1,9 @@
 //! Cross-instance delivery: the narrow trait every backend implements, and the message it
 //! carries. A broadcast is delivered to local members by the fan-out task and handed to the
 //! adapter, which gets it to every other instance; each instance delivers what it receives
-//! to its own members. Backends: [`local`] (one instance, the default), [`mongodb`]
-//! (change streams on a shared collection), [`redis`] (pub/sub).
+//! to its own members. The same path carries the presence protocol (`crate::core::presence`):
+//! heartbeats, member queries and their replies. Backends: [`local`] (one instance, the
+//! default), [`mongodb`] (change streams on a shared collection), [`redis`] (pub/sub).
 
 pub mod backoff;
 pub mod local;
@@ -15,12 +16,43 @@ use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-/// A broadcast travelling between instances.
+/// What a [`ClusterMessage`] carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageKind {
+    /// A channel broadcast: `data` goes to the members of `channel`.
+    Broadcast,
+    /// A presence protocol message (`crate::core::presence`); `data` is its JSON body.
+    Presence,
+}
+
+impl MessageKind {
+    /// The name backends store for non-broadcast kinds (broadcasts store none, which keeps
+    /// their documents as they were).
+    pub fn wire_name(self) -> Option<&'static str> {
+        match self {
+            MessageKind::Broadcast => None,
+            MessageKind::Presence => Some("presence"),
+        }
+    }
+
+    /// The kind a stored name stands for; `None` for names this version does not know.
+    pub fn from_wire_name(name: Option<&str>) -> Option<Self> {
+        match name {
+            None => Some(MessageKind::Broadcast),
+            Some("presence") => Some(MessageKind::Presence),
+            Some(_) => None,
+        }
+    }
+}
+
+/// A message travelling between instances.
 #[derive(Debug, Clone)]
 pub struct ClusterMessage {
     /// The instance that published it (so it can skip its own messages).
     pub origin: Arc<str>,
-    /// The room, `category:id`.
+    /// Broadcast or presence.
+    pub kind: MessageKind,
+    /// The room, `category:id` (empty for presence messages).
     pub channel: String,
     /// The payload, JSON text shared with local delivery (never copied per instance).
     pub data: Arc<RawValue>,
@@ -29,16 +61,24 @@ pub struct ClusterMessage {
 impl PartialEq for ClusterMessage {
     fn eq(&self, other: &Self) -> bool {
         self.origin == other.origin
+            && self.kind == other.kind
             && self.channel == other.channel
             && self.data.get() == other.data.get()
     }
 }
 
 impl ClusterMessage {
-    /// Builds a message from text received from a backend; `None` if `data` is not JSON.
-    pub fn from_parts(origin: &str, channel: String, data: String) -> Option<Self> {
+    /// Builds a message from text received from a backend; `None` if `data` is not JSON or
+    /// `kind` is unknown (a newer instance's message).
+    pub fn from_parts(
+        origin: &str,
+        kind: Option<&str>,
+        channel: String,
+        data: String,
+    ) -> Option<Self> {
+        let kind = MessageKind::from_wire_name(kind)?;
         let data: Arc<RawValue> = RawValue::from_string(data).ok()?.into();
-        Some(Self { origin: origin.into(), channel, data })
+        Some(Self { origin: origin.into(), kind, channel, data })
     }
 }
 

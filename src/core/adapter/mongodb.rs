@@ -207,18 +207,23 @@ async fn open_stream(
 }
 
 fn to_document(pending: &Pending) -> Document {
-    doc! {
+    let mut document = doc! {
         "_id": pending.id,
         "origin": &*pending.message.origin,
         "channel": &pending.message.channel,
         "data": pending.message.data.get(),
         "createdAt": DateTime::now(),
+    };
+    if let Some(kind) = pending.message.kind.wire_name() {
+        document.insert("kind", kind);
     }
+    document
 }
 
 fn from_document(document: &Document) -> Option<ClusterMessage> {
     ClusterMessage::from_parts(
         document.get_str("origin").ok()?,
+        document.get_str("kind").ok(),
         document.get_str("channel").ok()?.to_owned(),
         document.get_str("data").ok()?.to_owned(),
     )

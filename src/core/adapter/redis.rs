@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     backoff::{count_dropped, pause, Backoff, Health},
-    Adapter, AdapterError, AdapterTask, ClusterMessage,
+    Adapter, AdapterError, AdapterTask, ClusterMessage, MessageKind,
 };
 
 /// How to reach Redis, with every limit.
@@ -52,6 +52,8 @@ impl RedisConfig {
 #[derive(Serialize)]
 struct WireOut<'a> {
     o: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    k: Option<&'a str>,
     c: &'a str,
     d: &'a RawValue,
 }
@@ -59,6 +61,8 @@ struct WireOut<'a> {
 #[derive(Deserialize)]
 struct WireIn {
     o: String,
+    #[serde(default)]
+    k: Option<String>,
     c: String,
     d: Box<RawValue>,
 }
@@ -134,13 +138,23 @@ impl RedisAdapter {
 
 /// Encodes a message for the channel; `None` if its data is not JSON.
 fn encode(message: &ClusterMessage) -> Option<String> {
-    let wire = WireOut { o: &message.origin, c: &message.channel, d: &message.data };
+    let wire = WireOut {
+        o: &message.origin,
+        k: message.kind.wire_name(),
+        c: &message.channel,
+        d: &message.data,
+    };
     serde_json::to_string(&wire).ok()
 }
 
 fn decode(payload: &[u8]) -> Option<ClusterMessage> {
     let wire: WireIn = serde_json::from_slice(payload).ok()?;
-    Some(ClusterMessage { origin: wire.o.into(), channel: wire.c, data: Arc::from(wire.d) })
+    Some(ClusterMessage {
+        origin: wire.o.into(),
+        kind: MessageKind::from_wire_name(wire.k.as_deref())?,
+        channel: wire.c,
+        data: Arc::from(wire.d),
+    })
 }
 
 async fn publish_loop(
@@ -274,10 +288,14 @@ mod tests {
 
     #[test]
     fn wire_round_trip_keeps_the_json_text() {
-        let message =
-            ClusterMessage::from_parts("a", "chat:1".into(), r#"{"x":[1,"é"]}"#.into()).unwrap();
-        let encoded = encode(&message).unwrap();
-        assert_eq!(decode(encoded.as_bytes()), Some(message));
+        for kind in [None, Some("presence")] {
+            let message =
+                ClusterMessage::from_parts("a", kind, "chat:1".into(), r#"{"x":[1,"é"]}"#.into())
+                    .unwrap();
+            let encoded = encode(&message).unwrap();
+            assert_eq!(decode(encoded.as_bytes()), Some(message));
+        }
         assert_eq!(decode(b"not json"), None);
+        assert_eq!(decode(br#"{"o":"a","k":"future","c":"","d":1}"#), None);
     }
 }

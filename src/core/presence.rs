@@ -1,0 +1,282 @@
+//! Presence across instances: who is in a channel, on every instance of the cluster.
+//!
+//! Instances announce themselves through the adapter (`hello` when they start, `alive` every
+//! heartbeat, `leaving` when they close), so each one knows its live peers. A members query
+//! goes to every peer; each answers with its own members (the app's lookup, which adds the
+//! `user`), and the query resolves when every live peer has answered or its timeout passes.
+//! A peer that did not answer in time is dropped from the registry until it is heard again,
+//! so one crashed instance costs at most one slow query.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex,
+    },
+    time::{Duration, Instant},
+};
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+
+use crate::core::{adapter::MessageKind, cluster::ClusterLink, hooks::AppHooks};
+
+/// Timing of the presence protocol; defaults follow socket.io's cluster adapters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PresenceTiming {
+    /// How long a members query waits for the other instances. Default 5 s.
+    pub query_timeout: Duration,
+    /// How often an instance says it is alive. Default 5 s.
+    pub heartbeat_interval: Duration,
+    /// How long a silent instance still counts as alive. Default 10 s.
+    pub heartbeat_timeout: Duration,
+}
+
+impl Default for PresenceTiming {
+    fn default() -> Self {
+        Self {
+            query_timeout: Duration::from_secs(5),
+            heartbeat_interval: Duration::from_secs(5),
+            heartbeat_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What a presence message says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+enum Kind {
+    /// Just started: everyone answers with `alive` so the newcomer knows them at once.
+    Hello,
+    Alive,
+    Leaving,
+    Query,
+    Reply,
+}
+
+/// A presence message, as JSON in [`crate::core::adapter::ClusterMessage::data`].
+#[derive(Debug, Serialize, Deserialize)]
+struct Envelope {
+    #[serde(rename = "type")]
+    kind: Kind,
+    /// The query a `query` or `reply` belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id: Option<u64>,
+    /// The channel a `query` asks about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    channel: Option<String>,
+    /// The instance a `reply` is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    to: Option<String>,
+    /// A `reply`'s members: a JSON array of `{ socketId, user }`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    members: Option<Box<RawValue>>,
+}
+
+impl Envelope {
+    fn signal(kind: Kind) -> Self {
+        Self { kind, id: None, channel: None, to: None, members: None }
+    }
+}
+
+/// A query waiting for its replies.
+struct PendingQuery {
+    waiting: HashSet<Arc<str>>,
+    replies: Vec<String>,
+    done: Option<oneshot::Sender<()>>,
+}
+
+/// This instance's side of the presence protocol.
+pub struct Presence {
+    link: Arc<ClusterLink>,
+    hooks: Arc<dyn AppHooks>,
+    timing: PresenceTiming,
+    peers: Mutex<HashMap<Arc<str>, Instant>>,
+    queries: Mutex<HashMap<u64, PendingQuery>>,
+    next_query: AtomicU64,
+}
+
+impl Presence {
+    /// Presence for the instance behind `link`, looking up local members through `hooks`.
+    pub fn new(link: Arc<ClusterLink>, hooks: Arc<dyn AppHooks>, timing: PresenceTiming) -> Self {
+        Self {
+            link,
+            hooks,
+            timing,
+            peers: Mutex::new(HashMap::new()),
+            queries: Mutex::new(HashMap::new()),
+            next_query: AtomicU64::new(1),
+        }
+    }
+
+    fn send(&self, envelope: &Envelope) {
+        let Ok(text) = serde_json::to_string(envelope) else { return };
+        let Ok(data) = RawValue::from_string(text) else { return };
+        self.link.publish(MessageKind::Presence, String::new(), data.into());
+    }
+
+    /// Announces this instance, then says it is alive every heartbeat until `shutdown`.
+    pub async fn announce(self: Arc<Self>, shutdown: CancellationToken) {
+        self.send(&Envelope::signal(Kind::Hello));
+        let mut ticks = tokio::time::interval(self.timing.heartbeat_interval);
+        ticks.tick().await;
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = ticks.tick() => self.send(&Envelope::signal(Kind::Alive)),
+            }
+        }
+    }
+
+    /// Tells the other instances this one is closing (they stop waiting for it).
+    pub fn leave(&self) {
+        self.send(&Envelope::signal(Kind::Leaving));
+    }
+
+    /// The instances heard from within the heartbeat timeout (older entries are dropped).
+    pub fn live_peers(&self) -> HashSet<Arc<str>> {
+        let mut peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
+        let timeout = self.timing.heartbeat_timeout;
+        peers.retain(|_, seen| seen.elapsed() < timeout);
+        peers.keys().cloned().collect()
+    }
+
+    /// The members of `channel` on every other live instance: one JSON array text of
+    /// `{ socketId, user }` per instance that answered within the query timeout.
+    pub async fn remote_members(&self, channel: &str) -> Vec<String> {
+        let waiting = self.live_peers();
+        if waiting.is_empty() {
+            return Vec::new();
+        }
+        let id = self.next_query.fetch_add(1, Ordering::Relaxed);
+        let (done, answered) = oneshot::channel();
+        let query = PendingQuery { waiting, replies: Vec::new(), done: Some(done) };
+        self.lock_queries().insert(id, query);
+        self.send(&Envelope {
+            kind: Kind::Query,
+            id: Some(id),
+            channel: Some(channel.to_owned()),
+            to: None,
+            members: None,
+        });
+        let _ = tokio::time::timeout(self.timing.query_timeout, answered).await;
+        let Some(query) = self.lock_queries().remove(&id) else { return Vec::new() };
+        if !query.waiting.is_empty() {
+            tracing::warn!(
+                missing = query.waiting.len(),
+                "presence: some instances did not answer a members query in time; their members are left out"
+            );
+            let mut peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
+            for peer in &query.waiting {
+                peers.remove(peer);
+            }
+        }
+        query.replies
+    }
+
+    fn lock_queries(&self) -> std::sync::MutexGuard<'_, HashMap<u64, PendingQuery>> {
+        self.queries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Handles a presence message from another instance.
+    pub fn receive(self: &Arc<Self>, message: &crate::core::adapter::ClusterMessage) {
+        let Ok(envelope) = serde_json::from_str::<Envelope>(message.data.get()) else {
+            tracing::debug!("presence: ignoring a malformed message");
+            return;
+        };
+        let from = &message.origin;
+        if envelope.kind == Kind::Leaving {
+            self.peers.lock().unwrap_or_else(|e| e.into_inner()).remove(from);
+            self.forget_waits_for(from);
+            return;
+        }
+        self.peers.lock().unwrap_or_else(|e| e.into_inner()).insert(from.clone(), Instant::now());
+        match envelope.kind {
+            Kind::Hello => self.send(&Envelope::signal(Kind::Alive)),
+            Kind::Query => {
+                if let (Some(id), Some(channel)) = (envelope.id, envelope.channel) {
+                    self.answer(from.clone(), id, channel);
+                }
+            }
+            Kind::Reply => {
+                if envelope.to.as_deref() == Some(&**self.link.origin()) {
+                    if let (Some(id), Some(members)) = (envelope.id, envelope.members) {
+                        self.record_reply(id, from, &members);
+                    }
+                }
+            }
+            Kind::Alive | Kind::Leaving => {}
+        }
+    }
+
+    /// Looks up this instance's members of `channel` (bounded by the query timeout) and
+    /// replies to `to`'s query `id`.
+    fn answer(self: &Arc<Self>, to: Arc<str>, id: u64, channel: String) {
+        let presence = self.clone();
+        tokio::spawn(async move {
+            let lookup = presence.hooks.local_members(channel);
+            let members = match tokio::time::timeout(presence.timing.query_timeout, lookup).await {
+                Ok(Some(json)) => json,
+                Ok(None) | Err(_) => "[]".to_owned(),
+            };
+            let Ok(members) = RawValue::from_string(members) else { return };
+            presence.send(&Envelope {
+                kind: Kind::Reply,
+                id: Some(id),
+                channel: None,
+                to: Some(to.to_string()),
+                members: Some(members),
+            });
+        });
+    }
+
+    fn record_reply(&self, id: u64, from: &Arc<str>, members: &RawValue) {
+        let mut queries = self.lock_queries();
+        let Some(query) = queries.get_mut(&id) else { return };
+        if !query.waiting.remove(from) {
+            return;
+        }
+        if members.get().starts_with('[') {
+            query.replies.push(members.get().to_owned());
+        }
+        if query.waiting.is_empty() {
+            if let Some(done) = query.done.take() {
+                let _ = done.send(());
+            }
+        }
+    }
+
+    fn forget_waits_for(&self, peer: &Arc<str>) {
+        for query in self.lock_queries().values_mut() {
+            if query.waiting.remove(peer) && query.waiting.is_empty() {
+                if let Some(done) = query.done.take() {
+                    let _ = done.send(());
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reply_keeps_its_members_json_as_text() {
+        let text =
+            r#"{"type":"reply","id":7,"to":"b","members":[{"socketId":"s","user":{"n":"é"}}]}"#;
+        let envelope: Envelope = serde_json::from_str(text).unwrap();
+        assert_eq!(envelope.kind, Kind::Reply);
+        assert_eq!(envelope.id, Some(7));
+        assert_eq!(envelope.members.unwrap().get(), r#"[{"socketId":"s","user":{"n":"é"}}]"#);
+    }
+
+    #[test]
+    fn signals_encode_without_empty_fields_and_unknown_types_are_refused() {
+        let text = serde_json::to_string(&Envelope::signal(Kind::Hello)).unwrap();
+        assert_eq!(text, r#"{"type":"hello"}"#);
+        assert!(serde_json::from_str::<Envelope>(r#"{"type":"gossip"}"#).is_err());
+    }
+}
