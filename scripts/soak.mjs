@@ -5,7 +5,7 @@
 // descriptor leaked, and every membership saw a gapless, duplicate-free sequence.
 // `runSoak(options)` is also used, with small sizes, by __test__/soak.spec.mjs.
 import { fork } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 
@@ -132,6 +132,8 @@ export async function runSoak({
     server.send({ type: 'start' });
     await sleep(3000);
     const before = { ...processStats(server.pid), js: await ask({ type: 'memory' }, 'memory') };
+    // SOAK_SMAPS=<dir>: keep the server's memory map before and after, to see what grew.
+    if (process.env.SOAK_SMAPS) writeFileSync(`${process.env.SOAK_SMAPS}/before.smaps`, readFileSync(`/proc/${server.pid}/smaps`));
     log(`connected ${connections}; server RSS ${before.rssMiB.toFixed(1)} MiB, ${before.fds} fds (before churn)`);
 
     const started = Date.now();
@@ -168,6 +170,7 @@ export async function runSoak({
     }
     await sleep(3000);
     const after = { ...processStats(server.pid), js: await ask({ type: 'memory' }, 'memory') };
+    if (process.env.SOAK_SMAPS) writeFileSync(`${process.env.SOAK_SMAPS}/after.smaps`, readFileSync(`/proc/${server.pid}/smaps`));
     const result = {
       connections,
       channels,

@@ -1,6 +1,8 @@
 //! Reconnection pacing and once-per-state-change logging shared by the backends.
 
 use std::{
+    fmt::Display,
+    future::Future,
     sync::atomic::{AtomicU64, Ordering},
     time::Duration,
 };
@@ -12,6 +14,41 @@ pub async fn pause(shutdown: &CancellationToken, delay: Duration) -> bool {
     tokio::select! {
         _ = shutdown.cancelled() => false,
         _ = tokio::time::sleep(delay) => true,
+    }
+}
+
+/// A backend's subscription: `first` if start-up already opened it, else `open()` retried
+/// with backoff (each failure recorded in `health`) until it works. `None` once `shutdown`
+/// fires.
+pub async fn open_with_backoff<T, E, F, Fut>(
+    first: Option<T>,
+    shutdown: &CancellationToken,
+    health: &mut Health,
+    backoff: &mut Backoff,
+    mut open: F,
+) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    E: Display,
+{
+    if first.is_some() {
+        return first;
+    }
+    loop {
+        let opened = tokio::select! {
+            _ = shutdown.cancelled() => return None,
+            opened = open() => opened,
+        };
+        match opened {
+            Ok(opened) => return Some(opened),
+            Err(error) => {
+                health.down(&error);
+                if !pause(shutdown, backoff.next_delay()).await {
+                    return None;
+                }
+            }
+        }
     }
 }
 

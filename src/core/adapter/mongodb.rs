@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    backoff::{count_dropped, pause, Backoff, Health},
+    backoff::{count_dropped, open_with_backoff, pause, Backoff, Health},
     Adapter, AdapterError, AdapterTask, ClusterMessage,
 };
 
@@ -317,24 +317,12 @@ async fn follow(
     let mut backoff = Backoff::default();
     let mut resume = None;
     loop {
-        let mut current = match stream.take() {
-            Some(current) => current,
-            None => {
-                let opened = tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    opened = open_stream(&collection, &origin, resume.clone()) => opened,
-                };
-                match opened {
-                    Ok(current) => current,
-                    Err(e) => {
-                        health.down(&e);
-                        if !pause(&shutdown, backoff.next_delay()).await {
-                            return;
-                        }
-                        continue;
-                    }
-                }
-            }
+        let open = || open_stream(&collection, &origin, resume.clone());
+        let first = stream.take();
+        let Some(mut current) =
+            open_with_backoff(first, &shutdown, &mut health, &mut backoff, open).await
+        else {
+            return;
         };
         health.up();
         backoff.reset();

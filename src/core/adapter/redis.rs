@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    backoff::{count_dropped, pause, Backoff, Health},
+    backoff::{count_dropped, open_with_backoff, pause, Backoff, Health},
     Adapter, AdapterError, AdapterTask, ClusterMessage, MessageKind,
 };
 
@@ -235,29 +235,16 @@ async fn follow(
     let mut health = Health::new("Redis", "subscribe");
     let mut backoff = Backoff::default();
     loop {
-        let mut pubsub = match subscription.take() {
-            Some(pubsub) => pubsub,
-            None => {
-                let attempt = async {
-                    let mut pubsub = client.get_async_pubsub().await?;
-                    pubsub.subscribe(&channel).await?;
-                    Ok::<_, redis::RedisError>(pubsub)
-                };
-                let opened = tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    opened = attempt => opened,
-                };
-                match opened {
-                    Ok(pubsub) => pubsub,
-                    Err(e) => {
-                        health.down(&e);
-                        if !pause(&shutdown, backoff.next_delay()).await {
-                            return;
-                        }
-                        continue;
-                    }
-                }
-            }
+        let open = || async {
+            let mut pubsub = client.get_async_pubsub().await?;
+            pubsub.subscribe(&channel).await?;
+            Ok::<_, redis::RedisError>(pubsub)
+        };
+        let first = subscription.take();
+        let Some(mut pubsub) =
+            open_with_backoff(first, &shutdown, &mut health, &mut backoff, open).await
+        else {
+            return;
         };
         health.up();
         backoff.reset();
