@@ -5,7 +5,7 @@ use std::{convert::Infallible, fmt::Debug, future::Future, pin::Pin, sync::Arc};
 
 use bytes::Bytes;
 use engineioxide::service::NotFoundService;
-use http::{header, HeaderValue, Method, Request, Response, StatusCode};
+use http::{header, HeaderValue, Method, Request, Response, StatusCode, Uri};
 use http_body_util::{combinators::BoxBody, BodyExt, Full};
 use hyper::body::Body;
 use socketioxide::service::SocketIoService;
@@ -64,6 +64,21 @@ fn add_cors_headers<B>(res: &mut Response<B>, allow_origin: Option<HeaderValue>)
     }
 }
 
+/// Gives the request its own copies of the URI and header values. hyper parses them as
+/// slices of the connection's read buffer (8 KiB), and socketioxide keeps a socket's request
+/// parts for its whole life: without the copies every idle socket pins that buffer.
+fn own_request_head<B>(req: &mut Request<B>) {
+    if let Ok(uri) = Uri::try_from(req.uri().to_string()) {
+        *req.uri_mut() = uri;
+    }
+    for value in req.headers_mut().values_mut() {
+        if let Ok(mut copy) = HeaderValue::from_bytes(value.as_bytes()) {
+            copy.set_sensitive(value.is_sensitive());
+            *value = copy;
+        }
+    }
+}
+
 type EntryFuture = Pin<Box<dyn Future<Output = Result<Response<EntryBody>, Infallible>> + Send>>;
 
 impl<B> hyper::service::Service<Request<B>> for HttpEntry
@@ -101,11 +116,43 @@ where
         if let Some(kill) = &self.kill {
             req.extensions_mut().insert(ConnectionKill(kill.clone()));
         }
+        own_request_head(&mut req);
         let fut = hyper::service::Service::call(&self.sio, req);
         Box::pin(async move {
             let mut res = fut.await?.map(BodyExt::boxed);
             add_cors_headers(&mut res, allow_origin);
             Ok(res)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_request_head_no_longer_points_into_the_read_buffer() {
+        let path = b"/socket.io/?EIO=4&transport=websocket";
+        let mut bytes = path.to_vec();
+        bytes.resize(8192, b'x');
+        let buffer = Bytes::from(bytes);
+        let range = buffer.as_ptr() as usize..buffer.as_ptr() as usize + buffer.len();
+        let inside = |p: *const u8| range.contains(&(p as usize));
+        let uri = Uri::from_maybe_shared(buffer.slice(0..path.len())).unwrap();
+        let mut req = Request::builder().uri(uri).body(()).unwrap();
+        let mut cookie = HeaderValue::from_maybe_shared(buffer.slice(100..140)).unwrap();
+        cookie.set_sensitive(true);
+        req.headers_mut().insert(header::COOKIE, cookie);
+        assert!(inside(req.uri().path().as_ptr()));
+        assert!(inside(req.headers()[header::COOKIE].as_bytes().as_ptr()));
+
+        own_request_head(&mut req);
+
+        let cookie = &req.headers()[header::COOKIE];
+        assert!(!inside(cookie.as_bytes().as_ptr()));
+        assert!(!inside(req.uri().path().as_ptr()));
+        assert_eq!(cookie.as_bytes(), &[b'x'; 40][..]);
+        assert!(cookie.is_sensitive());
+        assert_eq!(req.uri().query(), Some("EIO=4&transport=websocket"));
     }
 }
