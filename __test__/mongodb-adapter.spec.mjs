@@ -115,3 +115,19 @@ test('when the database drops every connection, broadcasts flow again within sec
   assert.ok(unavailable >= 1 && unavailable <= 12, log);
   assert.ok(recovered >= 1 && recovered <= unavailable, log);
 });
+
+test('a message over the 16 MiB document limit is refused with a log line and holds nothing up', async (t) => {
+  const mongo = await startMongo(t);
+  const backend = { mongodb: { uri: mongo.uri, dbName: 'mnw_test', collection: unique() } };
+  const [a, b] = await Promise.all([startInstance(t, backend), startInstance(t, backend)]);
+  const member = await connect(t, b.url);
+  await join(member, 'chat:room');
+  const inbox = collect(member, 'chat');
+  a.broadcast('room', 'huge', 17 * 1024 * 1024);
+  a.broadcast('room', 'small');
+  // Without the size check the oversized insert would be retried (and block the queue)
+  // for the 30 s publish age.
+  await eventually(() => inbox.length >= 1, 5000, 'the small message');
+  assert.deepEqual(inbox, ['small']);
+  await eventually(() => a.stderr().includes("over MongoDB's 16 MiB document limit"), 3000, 'the log line');
+});

@@ -104,7 +104,7 @@ export async function startInstance(t, backend, options = {}) {
   }
   return {
     url: `http://127.0.0.1:${first.port}`,
-    broadcast: (id, data) => child.send({ type: 'broadcast', id, data }),
+    broadcast: (id, data, pad = 0) => child.send({ type: 'broadcast', id, data, pad }),
     /** `chat.members(id)` run in the instance: `{ members, ms }`. */
     members: async (id) => {
       const request = (requests += 1);

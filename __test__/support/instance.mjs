@@ -21,7 +21,8 @@ try {
 process.send({ type: 'ready', port: server.port });
 process.on('message', async (message) => {
   if (message.type === 'broadcast') {
-    chat.broadcast(message.id, message.data);
+    // `pad`: add that many bytes to the payload (for size limits) without sending them over IPC.
+    chat.broadcast(message.id, message.pad ? { data: message.data, pad: 'x'.repeat(message.pad) } : message.data);
   } else if (message.type === 'members') {
     const started = performance.now();
     const members = await chat.members(message.id);

@@ -36,6 +36,9 @@ const DUPLICATE_KEY: i32 = 11000;
 const TTL_INDEX: &str = "createdAt_1";
 /// Broadcasts inserted in one round trip at most.
 const MAX_BATCH: usize = 256;
+/// The largest payload that fits in one document: MongoDB's 16 MiB limit, less room for the
+/// other fields. A larger one would be refused by every insert retry and stall the queue.
+const MAX_PAYLOAD: usize = 16 * 1024 * 1024 - 64 * 1024;
 
 /// How to reach the shared collection, with every limit.
 #[derive(Debug, Clone)]
@@ -85,6 +88,8 @@ pub struct MongoAdapter {
     queue: mpsc::Sender<Pending>,
     first_stream: Mutex<Option<ChangeStream<ChangeStreamEvent<Document>>>>,
     dropped: Arc<AtomicU64>,
+    /// Messages too large for one document, refused.
+    oversized: AtomicU64,
 }
 
 fn command_code(error: &MongoError) -> Option<i32> {
@@ -165,6 +170,7 @@ impl MongoAdapter {
             queue,
             first_stream: Mutex::new(Some(stream)),
             dropped,
+            oversized: AtomicU64::new(0),
         });
         Ok((adapter, Box::pin(publisher)))
     }
@@ -288,6 +294,18 @@ async fn publish_loop(
 
 impl Adapter for MongoAdapter {
     fn publish(&self, message: ClusterMessage) {
+        let size = message.data.get().len() + message.channel.len();
+        if size > MAX_PAYLOAD {
+            let total = self.oversized.fetch_add(1, Ordering::Relaxed) + 1;
+            if total.is_power_of_two() {
+                tracing::warn!(
+                    bytes = size,
+                    total,
+                    "message over MongoDB's 16 MiB document limit: not shared with other instances (this instance's members still get it)"
+                );
+            }
+            return;
+        }
         let pending = Pending { id: ObjectId::new(), queued: Instant::now(), message };
         if self.queue.try_send(pending).is_err() {
             count_dropped(&self.dropped, "MongoDB");
