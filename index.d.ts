@@ -184,6 +184,8 @@ export interface NativeServerOptions {
   maxHttpBufferSize?: number
   /** Packets one socket's send queue holds before it counts as a slow consumer, default 4096. */
   maxBufferedPackets?: number
+  /** Initial websocket read buffer per connection in bytes, default 1024. */
+  wsReadBufferSize?: number
   /** Channels one socket may be in, default 1000. */
   maxChannelsPerSocket?: number
   /** Joins one socket may have waiting on access checks, default 32. */

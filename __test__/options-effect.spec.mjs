@@ -37,3 +37,12 @@ test('maxHttpBufferSize is announced to clients', async (t) => {
   assert.equal(open.maxPayload, 12345);
   await eventually(() => raw.ws.readyState === 1, 1000, 'open socket');
 });
+
+test('a small wsReadBufferSize still reads large messages whole', async (t) => {
+  const { url, server } = await startServer(t, { wsReadBufferSize: 64 });
+  server.onEvent('upload', (socket, text) => ({ length: text.length, tail: text.slice(-8) }));
+  const client = await connect(t, url);
+  const text = `${'x'.repeat(200_000)}end-mark`;
+  const answer = await client.timeout(5000).emitWithAck('upload', text);
+  assert.deepEqual(answer, { length: text.length, tail: 'end-mark' });
+});

@@ -16,6 +16,7 @@ const cases = [
   ['cors', { cors: { origin: [] } }, "startWebsocketServer(): options.cors.origin must be '*', an origin string, or a non-empty array of origin strings, got an array"],
   ['timeout', { accessCheckTimeoutMs: 0 }, 'startWebsocketServer(): options.accessCheckTimeoutMs must be an integer from 1 to 2147483647, got number 0'],
   ['presence timeout', { presenceTimeoutMs: '5s' }, 'startWebsocketServer(): options.presenceTimeoutMs must be an integer from 1 to 2147483647, got the string "5s"'],
+  ['read buffer', { wsReadBufferSize: 16 }, 'startWebsocketServer(): options.wsReadBufferSize must be an integer from 64 to 16777216, got number 16'],
   ['heartbeat', { heartbeatIntervalMs: -1 }, 'startWebsocketServer(): options.heartbeatIntervalMs must be an integer from 1 to 2147483647, got number -1'],
   [
     'duplicate categories',

@@ -178,6 +178,11 @@ export interface CommonOptions {
   maxHttpBufferSize?: number;
   /** Packets one socket's send queue holds; a client that lets it fill is disconnected. Default 4096. */
   maxBufferedPackets?: number;
+  /**
+   * Initial websocket read buffer per connection, in bytes (64 to 16 MiB); it grows for larger
+   * messages. Smaller saves memory per idle socket, larger reads big uploads in fewer calls. Default 1024.
+   */
+  wsReadBufferSize?: number;
   /** Channels one socket may be in. Default 1000. */
   maxChannelsPerSocket?: number;
   /** Joins one socket may have waiting on access checks. Default 32. */

@@ -173,6 +173,7 @@ function normalizeOptions(opts) {
       connectTimeoutMs: optionalInteger(opts, 'connectTimeout', 1, 2 ** 31 - 1),
       maxHttpBufferSize,
       maxBufferedPackets: optionalInteger(opts, 'maxBufferedPackets', 1, 2 ** 31 - 1),
+      wsReadBufferSize: optionalInteger(opts, 'wsReadBufferSize', 64, 2 ** 24),
       maxChannelsPerSocket: optionalInteger(opts, 'maxChannelsPerSocket', 1, 2 ** 31 - 1),
       maxPendingJoinsPerSocket: optionalInteger(opts, 'maxPendingJoinsPerSocket', 1, 2 ** 31 - 1),
       maxJoinsPerSecond: optionalInteger(opts, 'maxJoinsPerSecond', 1, 2 ** 31 - 1),

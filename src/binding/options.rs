@@ -51,6 +51,8 @@ pub struct JsServerOptions {
     pub max_http_buffer_size: Option<u32>,
     /// Packets one socket's send queue holds before it counts as a slow consumer, default 4096.
     pub max_buffered_packets: Option<u32>,
+    /// Initial websocket read buffer per connection in bytes, default 1024.
+    pub ws_read_buffer_size: Option<u32>,
     /// Channels one socket may be in, default 1000.
     pub max_channels_per_socket: Option<u32>,
     /// Joins one socket may have waiting on access checks, default 32.
@@ -145,6 +147,11 @@ impl TryFrom<JsServerOptions> for Config {
                 options.max_buffered_packets,
                 defaults.max_buffered_packets,
                 "maxBufferedPackets",
+            )?,
+            ws_read_buffer_size: count(
+                options.ws_read_buffer_size,
+                defaults.ws_read_buffer_size,
+                "wsReadBufferSize",
             )?,
             max_channels_per_socket: count(
                 options.max_channels_per_socket,
