@@ -118,6 +118,8 @@ impl Presence {
     }
 
     /// Announces this instance, then says it is alive every heartbeat until `shutdown`.
+    /// Each heartbeat also forgets instances silent for longer than the heartbeat timeout,
+    /// so the registry stays as small as the live cluster even when nobody queries.
     pub async fn announce(self: Arc<Self>, shutdown: CancellationToken) {
         self.send(&Envelope::signal(Kind::Hello));
         let mut ticks = tokio::time::interval(self.timing.heartbeat_interval);
@@ -125,7 +127,10 @@ impl Presence {
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
-                _ = ticks.tick() => self.send(&Envelope::signal(Kind::Alive)),
+                _ = ticks.tick() => {
+                    self.send(&Envelope::signal(Kind::Alive));
+                    self.live_peers();
+                }
             }
         }
     }
