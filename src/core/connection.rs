@@ -68,6 +68,11 @@ impl<I: AsyncRead + Unpin> AsyncRead for ClientIo<I> {
             let n = this.prefix.len().min(buf.remaining());
             buf.put_slice(&this.prefix[..n]);
             this.prefix.advance(n);
+            if this.prefix.is_empty() {
+                // An advanced-to-empty `Bytes` still owns its allocation: free it now rather
+                // than when the connection closes.
+                this.prefix = Bytes::new();
+            }
             return Poll::Ready(Ok(()));
         }
         Pin::new(&mut this.inner).poll_read(cx, buf)
