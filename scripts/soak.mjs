@@ -17,6 +17,12 @@ function processStats(pid) {
   return { rssMiB: rssKiB / 1024, fds: readdirSync(`/proc/${pid}/fd`).length };
 }
 
+/** SOAK_SMAPS=<dir>: keeps the server's memory map as <dir>/<name>.smaps, to see what grew. */
+function saveMemoryMap(pid, name) {
+  const dir = process.env.SOAK_SMAPS;
+  if (dir) writeFileSync(`${dir}/${name}.smaps`, readFileSync(`/proc/${pid}/smaps`));
+}
+
 /** One client: raw Engine.IO/Socket.IO over `ws`, with per-membership sequence checks. */
 class SoakClient {
   constructor(url, id, stats) {
@@ -132,8 +138,7 @@ export async function runSoak({
     server.send({ type: 'start' });
     await sleep(3000);
     const before = { ...processStats(server.pid), js: await ask({ type: 'memory' }, 'memory') };
-    // SOAK_SMAPS=<dir>: keep the server's memory map before and after, to see what grew.
-    if (process.env.SOAK_SMAPS) writeFileSync(`${process.env.SOAK_SMAPS}/before.smaps`, readFileSync(`/proc/${server.pid}/smaps`));
+    saveMemoryMap(server.pid, 'before');
     log(`connected ${connections}; server RSS ${before.rssMiB.toFixed(1)} MiB, ${before.fds} fds (before churn)`);
 
     const started = Date.now();
@@ -170,7 +175,7 @@ export async function runSoak({
     }
     await sleep(3000);
     const after = { ...processStats(server.pid), js: await ask({ type: 'memory' }, 'memory') };
-    if (process.env.SOAK_SMAPS) writeFileSync(`${process.env.SOAK_SMAPS}/after.smaps`, readFileSync(`/proc/${server.pid}/smaps`));
+    saveMemoryMap(server.pid, 'after');
     const result = {
       connections,
       channels,

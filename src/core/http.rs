@@ -64,6 +64,12 @@ fn add_cors_headers<B>(res: &mut Response<B>, allow_origin: Option<HeaderValue>)
     }
 }
 
+/// Whether the request starts an Engine.IO session (it has no `sid`). Only such requests'
+/// parts are kept by socketioxide, for the socket's whole life.
+fn opens_session<B>(req: &Request<B>) -> bool {
+    !req.uri().query().is_some_and(|q| q.split('&').any(|pair| pair.starts_with("sid=")))
+}
+
 /// Gives the request its own copies of the URI and header values. hyper parses them as
 /// slices of the connection's read buffer (8 KiB), and socketioxide keeps a socket's request
 /// parts for its whole life: without the copies every idle socket pins that buffer.
@@ -113,10 +119,14 @@ where
             add_cors_headers(&mut res, allow_origin);
             return Box::pin(async { Ok(res) });
         }
+        // Only connections hyper reads itself have a kill switch; forwarded requests (attach
+        // mode) were built from owned copies already, and later polling requests are not kept.
         if let Some(kill) = &self.kill {
             req.extensions_mut().insert(ConnectionKill(kill.clone()));
+            if opens_session(&req) {
+                own_request_head(&mut req);
+            }
         }
-        own_request_head(&mut req);
         let fut = hyper::service::Service::call(&self.sio, req);
         Box::pin(async move {
             let mut res = fut.await?.map(BodyExt::boxed);
@@ -154,5 +164,14 @@ mod tests {
         assert_eq!(cookie.as_bytes(), &[b'x'; 40][..]);
         assert!(cookie.is_sensitive());
         assert_eq!(req.uri().query(), Some("EIO=4&transport=websocket"));
+    }
+
+    #[test]
+    fn only_requests_without_a_sid_open_a_session() {
+        let request = |uri: &str| Request::builder().uri(uri).body(()).unwrap();
+        assert!(opens_session(&request("/socket.io/?EIO=4&transport=websocket")));
+        assert!(opens_session(&request("/socket.io/")));
+        assert!(!opens_session(&request("/socket.io/?EIO=4&transport=polling&sid=abc")));
+        assert!(!opens_session(&request("/socket.io/?sid=abc&EIO=4")));
     }
 }

@@ -88,6 +88,17 @@ struct PendingQuery {
     done: Option<oneshot::Sender<()>>,
 }
 
+impl PendingQuery {
+    /// Stops waiting for `peer`; wakes the query once nobody is left.
+    fn settle(&mut self, peer: &Arc<str>) {
+        if self.waiting.remove(peer) && self.waiting.is_empty() {
+            if let Some(done) = self.done.take() {
+                let _ = done.send(());
+            }
+        }
+    }
+}
+
 /// This instance's side of the presence protocol.
 pub struct Presence {
     link: Arc<ClusterLink>,
@@ -142,7 +153,7 @@ impl Presence {
 
     /// The instances heard from within the heartbeat timeout (older entries are dropped).
     pub fn live_peers(&self) -> HashSet<Arc<str>> {
-        let mut peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
+        let mut peers = self.lock_peers();
         let timeout = self.timing.heartbeat_timeout;
         peers.retain(|_, seen| seen.elapsed() < timeout);
         peers.keys().cloned().collect()
@@ -173,7 +184,7 @@ impl Presence {
                 missing = query.waiting.len(),
                 "presence: some instances did not answer a members query in time; their members are left out"
             );
-            let mut peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
+            let mut peers = self.lock_peers();
             for peer in &query.waiting {
                 peers.remove(peer);
             }
@@ -185,6 +196,10 @@ impl Presence {
         self.queries.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn lock_peers(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, Instant>> {
+        self.peers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Handles a presence message from another instance.
     pub fn receive(self: &Arc<Self>, message: &crate::core::adapter::ClusterMessage) {
         let Ok(envelope) = serde_json::from_str::<Envelope>(message.data.get()) else {
@@ -193,11 +208,11 @@ impl Presence {
         };
         let from = &message.origin;
         if envelope.kind == Kind::Leaving {
-            self.peers.lock().unwrap_or_else(|e| e.into_inner()).remove(from);
+            self.lock_peers().remove(from);
             self.forget_waits_for(from);
             return;
         }
-        self.peers.lock().unwrap_or_else(|e| e.into_inner()).insert(from.clone(), Instant::now());
+        self.lock_peers().insert(from.clone(), Instant::now());
         match envelope.kind {
             Kind::Hello => self.send(&Envelope::signal(Kind::Alive)),
             Kind::Query => {
@@ -240,26 +255,15 @@ impl Presence {
     fn record_reply(&self, id: u64, from: &Arc<str>, members: &RawValue) {
         let mut queries = self.lock_queries();
         let Some(query) = queries.get_mut(&id) else { return };
-        if !query.waiting.remove(from) {
-            return;
-        }
-        if members.get().starts_with('[') {
+        if members.get().starts_with('[') && query.waiting.contains(from) {
             query.replies.push(members.get().to_owned());
         }
-        if query.waiting.is_empty() {
-            if let Some(done) = query.done.take() {
-                let _ = done.send(());
-            }
-        }
+        query.settle(from);
     }
 
     fn forget_waits_for(&self, peer: &Arc<str>) {
         for query in self.lock_queries().values_mut() {
-            if query.waiting.remove(peer) && query.waiting.is_empty() {
-                if let Some(done) = query.done.take() {
-                    let _ = done.send(());
-                }
-            }
+            query.settle(peer);
         }
     }
 }

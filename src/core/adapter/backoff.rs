@@ -57,11 +57,17 @@ pub const INITIAL_BACKOFF: Duration = Duration::from_millis(100);
 /// Longest wait between attempts, so recovery is noticed within seconds.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
-/// Counts a broadcast dropped because a backend's publish queue is full, logging at the
-/// 1st, 2nd, 4th, 8th… drop so that a long outage cannot flood the log.
+/// Adds one to `counter`; returns the new total when it is worth a log line (the 1st, 2nd,
+/// 4th, 8th… time), so that a long outage cannot flood the log.
+pub fn count_for_log(counter: &AtomicU64) -> Option<u64> {
+    let total = counter.fetch_add(1, Ordering::Relaxed) + 1;
+    total.is_power_of_two().then_some(total)
+}
+
+/// Counts a broadcast dropped because a backend's publish queue is full (logged by
+/// [`count_for_log`]).
 pub fn count_dropped(dropped: &AtomicU64, backend: &'static str) {
-    let total = dropped.fetch_add(1, Ordering::Relaxed) + 1;
-    if total.is_power_of_two() {
+    if let Some(total) = count_for_log(dropped) {
         tracing::warn!(backend, total, "adapter publish queue full: broadcasts dropped");
     }
 }

@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    backoff::{count_dropped, open_with_backoff, pause, Backoff, Health},
+    backoff::{count_dropped, count_for_log, open_with_backoff, pause, Backoff, Health},
     Adapter, AdapterError, AdapterTask, ClusterMessage,
 };
 
@@ -296,8 +296,7 @@ impl Adapter for MongoAdapter {
     fn publish(&self, message: ClusterMessage) {
         let size = message.data.get().len() + message.channel.len();
         if size > MAX_PAYLOAD {
-            let total = self.oversized.fetch_add(1, Ordering::Relaxed) + 1;
-            if total.is_power_of_two() {
+            if let Some(total) = count_for_log(&self.oversized) {
                 tracing::warn!(
                     bytes = size,
                     total,

@@ -101,23 +101,20 @@ impl IndexSpec {
                 equal(&Bson::Document(index.key.clone()), &Bson::Document(self.key.clone()));
             let same_options = options_equal(&index.options, &self.options);
             if index.name == self.name {
-                if !same_key {
-                    return Err(CommandError::index_key_specs_conflict(format!(
-                        "An existing index has the same name as the requested index. \
-                         Requested index: {}, existing index: {}",
-                        self.to_document(),
-                        index.to_document()
-                    )));
+                if same_key && same_options {
+                    return Ok(CreatePlan::AlreadyExists);
                 }
-                if !same_options {
-                    return Err(CommandError::index_options_conflict(format!(
-                        "An existing index has the same name as the requested index. \
-                         Requested index: {}, existing index: {}",
-                        self.to_document(),
-                        index.to_document()
-                    )));
-                }
-                return Ok(CreatePlan::AlreadyExists);
+                let conflict: fn(String) -> CommandError = if same_key {
+                    CommandError::index_options_conflict
+                } else {
+                    CommandError::index_key_specs_conflict
+                };
+                return Err(conflict(format!(
+                    "An existing index has the same name as the requested index. \
+                     Requested index: {}, existing index: {}",
+                    self.to_document(),
+                    index.to_document()
+                )));
             }
             if same_key {
                 let detail = if same_options {

@@ -6,9 +6,12 @@ use std::time::{Duration, Instant};
 
 use common::{assert_quiet, collect, numbers, server_code, Emulator};
 use mongodb::bson::{doc, Bson, DateTime, Document};
-use mongodb::change_stream::event::OperationType;
+use mongodb::change_stream::{
+    event::{ChangeStreamEvent, OperationType},
+    ChangeStream,
+};
 use mongodb::options::IndexOptions;
-use mongodb::{Client, IndexModel};
+use mongodb::{Client, Collection, IndexModel};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -25,6 +28,29 @@ async fn status(client: &Client) -> Document {
         .run_command(doc! { "emulatorStatus": 1 })
         .await
         .expect("emulatorStatus")
+}
+
+/// `app.events` as seen by two clients: a writer, and a watcher's change stream.
+struct Watched {
+    writer: Client,
+    coll: Collection<Document>,
+    stream: ChangeStream<ChangeStreamEvent<Document>>,
+    /// Kept so the watcher's connection pool lives as long as its stream.
+    _watcher: Client,
+}
+
+async fn watch_events(emu: &Emulator, max_await_ms: u64) -> Watched {
+    let watcher = emu.client().await;
+    let writer = emu.client().await;
+    let coll = writer.database("app").collection::<Document>("events");
+    let stream = watcher
+        .database("app")
+        .collection::<Document>("events")
+        .watch()
+        .max_await_time(Duration::from_millis(max_await_ms))
+        .await
+        .expect("watch");
+    Watched { writer, coll, stream, _watcher: watcher }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -227,16 +253,7 @@ async fn history_older_than_the_bound_is_lost() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn change_stream_resumes_after_all_connections_are_dropped() {
     let emu = Emulator::start(&[]);
-    let watcher = emu.client().await;
-    let writer = emu.client().await;
-    let coll = writer.database("app").collection::<Document>("events");
-    let mut stream = watcher
-        .database("app")
-        .collection::<Document>("events")
-        .watch()
-        .max_await_time(Duration::from_millis(500))
-        .await
-        .expect("watch");
+    let Watched { writer, coll, mut stream, _watcher } = watch_events(&emu, 500).await;
 
     for n in 0..5 {
         coll.insert_one(doc! { "n": n }).await.expect("insert");
@@ -272,16 +289,7 @@ async fn change_stream_resumes_after_all_connections_are_dropped() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_connections_recover_and_the_stream_misses_nothing() {
     let emu = Emulator::start(&[]);
-    let watcher = emu.client().await;
-    let writer = emu.client().await;
-    let coll = writer.database("app").collection::<Document>("events");
-    let mut stream = watcher
-        .database("app")
-        .collection::<Document>("events")
-        .watch()
-        .max_await_time(Duration::from_millis(300))
-        .await
-        .expect("watch");
+    let Watched { writer, coll, mut stream, _watcher } = watch_events(&emu, 300).await;
     for n in 0..3 {
         coll.insert_one(doc! { "n": n }).await.expect("insert");
     }
