@@ -1,16 +1,14 @@
 //! The join and leave flow of `PROTOCOL.md` ("Client → server events").
 
 use serde_json::{json, Value};
-use socketioxide::extract::SocketRef;
-
-use std::sync::Arc;
 
 use crate::core::{
     channel::ChannelName,
+    client::Client,
     errors::JoinError,
     hooks::AccessVerdict,
     protocol::{JOINED_CHANNEL, JOIN_ERROR, LEFT_CHANNEL},
-    session::{Shared, SocketState},
+    session::Shared,
 };
 
 /// The channel name of a join or leave request: the string itself (Modelence 0.22), or the
@@ -26,7 +24,7 @@ fn requested_name(requested: Value) -> Value {
 }
 
 /// Handles `joinChannel`: replies `joinedChannel` or `joinError { channel, error }`.
-pub async fn handle_join(shared: &Shared, socket: &SocketRef, requested: Value) {
+pub async fn handle_join(shared: &Shared, socket: &Client, requested: Value) {
     let requested = requested_name(requested);
     match join(shared, socket, &requested).await {
         Ok(Some(channel)) => {
@@ -34,7 +32,7 @@ pub async fn handle_join(shared: &Shared, socket: &SocketRef, requested: Value) 
         }
         Ok(None) => {} // the socket went away while its check ran
         Err(error) => {
-            tracing::debug!(sid = %socket.id, channel = %requested, %error, "join refused");
+            tracing::debug!(sid = %socket.id(), channel = %requested, %error, "join refused");
             let reply = json!({ "channel": requested, "error": error.to_string() });
             let _ = socket.emit(JOIN_ERROR, &reply);
         }
@@ -43,16 +41,16 @@ pub async fn handle_join(shared: &Shared, socket: &SocketRef, requested: Value) 
 
 /// Handles `leaveChannel`: leaves the room and replies `leftChannel`. Non-string names are
 /// ignored, as there is no room they could name.
-pub fn handle_leave(socket: &SocketRef, requested: Value) {
+pub fn handle_leave(socket: &Client, requested: Value) {
     if let Value::String(name) = requested_name(requested) {
-        socket.leave(name.clone());
+        socket.leave(&name);
         let _ = socket.emit(LEFT_CHANNEL, &name);
     }
 }
 
 async fn join(
     shared: &Shared,
-    socket: &SocketRef,
+    socket: &Client,
     requested: &Value,
 ) -> Result<Option<ChannelName>, JoinError> {
     let config = &shared.config;
@@ -60,7 +58,7 @@ async fn join(
     let channel = ChannelName::parse(name, config.max_channel_name_len)?;
     let spec = shared.categories.get(channel.category()).ok_or(JoinError::UnknownCategory)?;
 
-    let state = socket.extensions.get::<Arc<SocketState>>();
+    let state = socket.state();
     if !state.as_ref().is_some_and(|s| s.allow_join()) {
         return Err(JoinError::JoinRateExceeded { limit: config.max_joins_per_second });
     }
@@ -75,7 +73,7 @@ async fn join(
             .and_then(|s| s.reserve_pending_join(limit))
             .ok_or(JoinError::TooManyPendingJoins { limit })?;
         let check = shared.hooks.check_access(
-            socket.id.to_string(),
+            socket.id(),
             channel.category().to_owned(),
             channel.id().to_owned(),
         );
@@ -94,11 +92,11 @@ async fn join(
         let Some(state) = state.as_ref() else { return Ok(None) };
         let _joining = state.join_lock();
         check_channel_cap(socket, &channel, config.max_channels_per_socket)?;
-        socket.join(channel.as_str().to_owned());
+        socket.join(channel.as_str());
     }
     // A disconnect racing the join would otherwise leave the socket id behind in the room.
     if !socket.connected() {
-        socket.leave(channel.as_str().to_owned());
+        socket.leave(channel.as_str());
         return Ok(None);
     }
     Ok(Some(channel))
@@ -106,13 +104,11 @@ async fn join(
 
 /// Fails when joining `channel` would put the socket in more than `limit` channels.
 fn check_channel_cap(
-    socket: &SocketRef,
+    socket: &Client,
     channel: &ChannelName,
     limit: usize,
 ) -> Result<(), JoinError> {
-    let rooms = socket.rooms();
-    let already_in = rooms.iter().any(|room| room == channel.as_str());
-    if !already_in && rooms.len() >= limit {
+    if !socket.in_room(channel.as_str()) && socket.room_count() >= limit {
         return Err(JoinError::TooManyChannels { limit });
     }
     Ok(())

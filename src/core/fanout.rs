@@ -4,16 +4,21 @@
 use std::sync::Arc;
 
 use serde_json::value::RawValue;
-use socketioxide::{extract::SocketRef, SendError, SocketError, SocketIo};
+use socketioxide::{SendError, SocketError, SocketIo};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::core::{
     adapter::{ClusterMessage, MessageKind},
     channel::ChannelName,
+    client::Client,
     cluster::ClusterLink,
     errors::BroadcastError,
-    http::ConnectionKill,
+    native::{
+        packet,
+        registry::Registry,
+        socket::{NativeSocket, SendError as NativeSendError},
+    },
 };
 
 /// One queued broadcast: event `<category>` with the already-serialized JSON `data`, to room
@@ -74,15 +79,16 @@ impl Broadcaster {
 pub struct BroadcastQueue(mpsc::Sender<Broadcast>);
 
 impl BroadcastQueue {
-    /// Creates a queue of `capacity` broadcasts and the task body that drains it into `io`
-    /// until `shutdown` fires.
+    /// Creates a queue of `capacity` broadcasts and the task body that drains it into the
+    /// members on both engines (`io` and `native`) until `shutdown` fires.
     pub fn new(
         io: SocketIo,
+        native: Arc<Registry>,
         capacity: usize,
         shutdown: CancellationToken,
     ) -> (Self, impl std::future::Future<Output = ()> + Send) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
-        (Self(tx), drain(io, rx, shutdown))
+        (Self(tx), drain(io, native, rx, shutdown))
     }
 
     /// Queues a broadcast. When the queue is full the calling (non-runtime) thread waits for
@@ -109,39 +115,52 @@ impl BroadcastQueue {
     }
 }
 
-async fn drain(io: SocketIo, mut rx: mpsc::Receiver<Broadcast>, shutdown: CancellationToken) {
+async fn drain(
+    io: SocketIo,
+    native: Arc<Registry>,
+    mut rx: mpsc::Receiver<Broadcast>,
+    shutdown: CancellationToken,
+) {
+    let mut members = Vec::new();
     loop {
         tokio::select! {
             biased;
             _ = shutdown.cancelled() => break,
             next = rx.recv() => match next {
-                Some(broadcast) => deliver(&io, &broadcast),
+                Some(broadcast) => deliver(&io, &native, &mut members, &broadcast),
                 None => break,
             },
         }
     }
 }
 
-/// Writes one broadcast to every local member of its channel.
-fn deliver(io: &SocketIo, broadcast: &Broadcast) {
+/// Writes one broadcast to every local member of its channel. Native members share one
+/// encoded frame; `members` is a reused snapshot buffer.
+fn deliver(
+    io: &SocketIo,
+    native: &Registry,
+    members: &mut Vec<Arc<NativeSocket>>,
+    broadcast: &Broadcast,
+) {
     let event = broadcast.channel.category();
+    native.members_into(broadcast.channel.as_str(), members);
+    if !members.is_empty() {
+        let frame = packet::event_with_one_arg(event, broadcast.data.get());
+        for socket in members.drain(..) {
+            if socket.send(&frame) == Err(NativeSendError::Full) {
+                tracing::warn!(sid = %socket.id(), "send queue full: disconnecting a slow consumer");
+                socket.kill(crate::core::native::socket::CloseReason::TransportError);
+            }
+        }
+    }
     for socket in io.to(broadcast.channel.as_str().to_owned()).sockets() {
         match socket.emit(event, &*broadcast.data) {
             Ok(()) => {}
-            Err(SendError::Socket(SocketError::InternalChannelFull)) => drop_slow_consumer(&socket),
+            Err(SendError::Socket(SocketError::InternalChannelFull)) => {
+                tracing::warn!(sid = %socket.id, "send queue full: disconnecting a slow consumer");
+                Client::Engine(socket).cut_off();
+            }
             Err(_) => {} // the socket closed meanwhile
-        }
-    }
-}
-
-/// A socket whose send queue is full has stopped reading: it cannot get this message, so it
-/// is cut off (its client reconnects and re-joins) instead of silently missing messages.
-fn drop_slow_consumer(socket: &SocketRef) {
-    tracing::warn!(sid = %socket.id, "send queue full: disconnecting a slow consumer");
-    match socket.req_parts().extensions.get::<ConnectionKill>() {
-        Some(ConnectionKill(kill)) => kill.kill(),
-        None => {
-            let _ = socket.clone().disconnect();
         }
     }
 }

@@ -2,13 +2,14 @@
 //! channel's `onPublish` decides what (if anything) is broadcast to the channel.
 
 use serde_json::{json, value::RawValue};
-use socketioxide::{
-    extract::{AckSender, SocketRef},
-    ParserError,
-};
+use socketioxide::ParserError;
 
 use crate::core::{
-    channel::ChannelName, errors::PublishError, payload::Payload, protocol::PUBLISH_ERROR,
+    channel::ChannelName,
+    client::{AckReply, Client},
+    errors::PublishError,
+    payload::Payload,
+    protocol::PUBLISH_ERROR,
     session::Shared,
 };
 
@@ -16,9 +17,9 @@ use crate::core::{
 /// A client that asked for an acknowledgement gets `true` once the message is queued.
 pub async fn handle_publish(
     shared: &Shared,
-    socket: &SocketRef,
+    socket: &Client,
     args: Result<Payload, ParserError>,
-    ack: AckSender,
+    ack: AckReply,
 ) {
     let (channel_arg, result) = match parse_args(args) {
         Ok((channel, data)) => {
@@ -29,7 +30,7 @@ pub async fn handle_publish(
     };
     match result {
         Ok(()) => {
-            let _ = ack.send(&true);
+            ack.send_value(&true);
         }
         Err(error) => {
             let reply = json!({ "channel": channel_arg, "error": error.to_string() });
@@ -55,13 +56,13 @@ fn parse_args(args: Result<Payload, ParserError>) -> Result<(String, String), Pu
 
 async fn publish(
     shared: &Shared,
-    socket: &SocketRef,
+    socket: &Client,
     channel: &str,
     data: String,
 ) -> Result<(), PublishError> {
     let name = ChannelName::parse(channel, shared.config.max_channel_name_len)
         .map_err(|_| PublishError::NotAMember)?;
-    if !socket.rooms().iter().any(|room| room == name.as_str()) {
+    if !socket.in_room(name.as_str()) {
         return Err(PublishError::NotAMember);
     }
     let spec = shared.categories.get(name.category()).ok_or(PublishError::NotAMember)?;
@@ -69,7 +70,7 @@ async fn publish(
         return Err(PublishError::NotAllowed);
     }
     let publish = shared.hooks.on_publish(
-        socket.id.to_string(),
+        socket.id(),
         name.category().to_owned(),
         name.id().to_owned(),
         data,

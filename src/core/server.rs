@@ -21,6 +21,7 @@ use socketioxide::{
     socket::Sid,
     SendError, SocketError, SocketIo, TransportType,
 };
+use tokio::net::TcpStream;
 use tokio::{
     io::{AsyncRead, AsyncWrite},
     runtime::Handle,
@@ -31,13 +32,17 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use crate::core::{
     adapter::{instance_id, local::LocalAdapter, Adapter, AdapterTask},
     channel::room_name,
+    client::{Client, Undelivered},
     cluster::{route_incoming, ClusterLink},
     config::Config,
     connection::{ClientIo, KillSwitch},
     errors::{BroadcastError, ServeError, SocketOpError},
     fanout::{BroadcastQueue, Broadcaster},
     hooks::AppHooks,
-    http::{ConnectionKill, HttpEntry},
+    http::HttpEntry,
+    native::{
+        handshake::head_end, native_upgrade, packet, socket::CloseReason, NativeEngine, Registry,
+    },
     payload::{OutgoingArgs, Payload},
     presence::Presence,
     session::Shared,
@@ -51,6 +56,13 @@ const REMOTE_QUEUE: usize = 4096;
 /// stays allocated after the websocket upgrade, so it is paid per idle socket.
 const HTTP_READ_BUFFER: usize = 8192;
 
+/// Longest request head read before deciding which engine serves a standalone connection;
+/// a longer one goes to hyper, which refuses it.
+const MAX_SNIFFED_HEAD: usize = 8192;
+
+/// How long a standalone connection may take to send its first request head.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Standalone listen backlog: Node's default, since tokio's 128 overflows in connect storms.
 const LISTEN_BACKLOG: i32 = 511;
 
@@ -58,6 +70,8 @@ const LISTEN_BACKLOG: i32 = 511;
 pub struct Server {
     io: SocketIo,
     entry: HttpEntry,
+    /// Websocket sessions the server opens itself; `None` when websocket is not allowed.
+    native: Option<Arc<NativeEngine>>,
     broadcaster: Arc<Broadcaster>,
     link: Arc<ClusterLink>,
     presence: Arc<Presence>,
@@ -98,8 +112,13 @@ impl Server {
         let categories = config.channels.iter().map(|c| (c.category.clone(), c.clone())).collect();
         let entry = HttpEntry::new(sio, config.cors.clone());
         let shutdown = CancellationToken::new();
-        let (queue, drain) =
-            BroadcastQueue::new(io.clone(), config.broadcast_queue_capacity, shutdown.clone());
+        let registry = Arc::new(Registry::default());
+        let (queue, drain) = BroadcastQueue::new(
+            io.clone(),
+            registry.clone(),
+            config.broadcast_queue_capacity,
+            shutdown.clone(),
+        );
         let link = Arc::new(ClusterLink::new(instance_id().into()));
         let broadcaster = Arc::new(Broadcaster::new(queue, link.clone()));
         let presence = Arc::new(Presence::new(link.clone(), hooks.clone(), config.presence));
@@ -112,6 +131,11 @@ impl Server {
             broadcaster: broadcaster.clone(),
         });
 
+        let native = shared
+            .config
+            .transports
+            .websocket
+            .then(|| Arc::new(NativeEngine { shared: shared.clone(), registry }));
         let on_connect = shared.clone();
         let middleware = move |s: SocketRef, TryData(auth): TryData<Value>| {
             on_connect.clone().on_connect(s, auth)
@@ -126,6 +150,7 @@ impl Server {
         Arc::new(Self {
             io,
             entry,
+            native,
             broadcaster,
             link,
             presence,
@@ -177,7 +202,8 @@ impl Server {
                 accepted = listener.accept() => match accepted {
                     Ok((stream, _peer)) => {
                         let _ = stream.set_nodelay(true);
-                        self.serve_io(stream, Bytes::new());
+                        let server = self.clone();
+                        self.tasks.spawn_on(async move { server.route_standalone(stream).await }, &self.runtime);
                     }
                     Err(error) => {
                         // Out of file descriptors and the like: back off instead of spinning.
@@ -189,6 +215,43 @@ impl Server {
         }
     }
 
+    /// Reads a standalone connection's first request head, then hands the connection to the
+    /// engine that serves it.
+    async fn route_standalone(self: Arc<Self>, stream: TcpStream) {
+        let mut head = Vec::new();
+        let read = tokio::time::timeout(HEAD_TIMEOUT, async {
+            let mut chunk = [0u8; 1024];
+            while head_end(&head).is_none() && head.len() < MAX_SNIFFED_HEAD {
+                if stream.readable().await.is_err() {
+                    return false;
+                }
+                match stream.try_read(&mut chunk) {
+                    Ok(0) => return false,
+                    Ok(n) => head.extend_from_slice(&chunk[..n]),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => return false,
+                }
+            }
+            true
+        });
+        if matches!(read.await, Ok(true)) {
+            self.route(stream, Bytes::from(head));
+        }
+    }
+
+    /// Serves a TCP connection whose request head has been read: a new websocket session
+    /// goes to the native engine, anything else to hyper and socketioxide.
+    fn route(&self, stream: TcpStream, head: Bytes) {
+        if let Some(native) = &self.native {
+            let cors = &self.config.config.cors;
+            if let Some(upgrade) = native_upgrade(&head, &self.config.config.path, cors) {
+                self.tasks.spawn_on(native.adopt(stream, head, upgrade), &self.runtime);
+                return;
+            }
+        }
+        self.serve_io(stream, head);
+    }
+
     /// Attach mode on Unix: takes over a TCP connection whose request head Node already read.
     /// `fd` is duplicated (the caller closes its own copy); `head` is replayed first.
     #[cfg(unix)]
@@ -196,7 +259,7 @@ impl Server {
         self.ensure_open()?;
         let _entered = self.runtime.enter();
         let stream = crate::core::connection::adopt_tcp_fd(fd).map_err(ServeError::Adopt)?;
-        self.serve_io(stream, head);
+        self.route(stream, head);
         Ok(())
     }
 
@@ -344,19 +407,32 @@ impl Server {
         self.io.get_socket(sid).filter(|s| s.connected())
     }
 
+    /// The connected client with this socket id, on whichever engine.
+    fn client(&self, sid: &str) -> Option<Client> {
+        if let Some(native) = &self.native {
+            if let Some(socket) = native.registry.get(sid) {
+                return Some(Client::Native(socket, native.registry.clone()));
+            }
+        }
+        self.socket(sid).map(Client::Engine)
+    }
+
     /// Sends `event` with `args` to one socket. `Ok(false)` if the socket is gone.
     pub fn emit_to(&self, sid: &str, event: &str, args: Payload) -> Result<bool, SocketOpError> {
         let _entered = self.runtime.enter();
-        let args = OutgoingArgs::try_from(args)?;
-        let Some(socket) = self.socket(sid) else { return Ok(false) };
-        match socket.emit(event, &args) {
+        let Some(client) = self.client(sid) else {
+            // Still reject arguments that could never be sent.
+            OutgoingArgs::try_from(args)?;
+            return Ok(false);
+        };
+        match client.emit_args(event, args) {
             Ok(()) => Ok(true),
-            Err(SendError::Socket(SocketError::InternalChannelFull)) => {
-                cut_off(&socket);
+            Err(Undelivered::Full) => {
+                client.cut_off();
                 Ok(false)
             }
-            Err(SendError::Socket(SocketError::Closed)) => Ok(false),
-            Err(SendError::Serialize(error)) => Err(SocketOpError::Encode(error.to_string())),
+            Err(Undelivered::Closed) => Ok(false),
+            Err(Undelivered::Encode(error)) => Err(SocketOpError::Encode(error)),
         }
     }
 
@@ -368,15 +444,51 @@ impl Server {
         args: Payload,
         timeout: Duration,
     ) -> Result<Payload, SocketOpError> {
+        match self.client(sid) {
+            Some(Client::Native(socket, _)) => {
+                OutgoingArgs::try_from(args.clone())?;
+                let (id, answer) = socket.expect_ack();
+                if let Err(error) = socket.send_all(&packet::event(event, &args, Some(id))) {
+                    socket.forget_ack(id);
+                    if error == crate::core::native::socket::SendError::Full {
+                        socket.kill(CloseReason::TransportError);
+                    }
+                    return Err(SocketOpError::Gone);
+                }
+                match tokio::time::timeout(timeout, answer).await {
+                    Ok(Ok(reply)) => Ok(reply),
+                    Ok(Err(_)) => Err(SocketOpError::Gone),
+                    Err(_) => {
+                        socket.forget_ack(id);
+                        Err(SocketOpError::AckTimeout)
+                    }
+                }
+            }
+            Some(Client::Engine(socket)) => {
+                self.engine_emit_with_ack(socket, event, args, timeout).await
+            }
+            None => {
+                OutgoingArgs::try_from(args)?;
+                Err(SocketOpError::Gone)
+            }
+        }
+    }
+
+    async fn engine_emit_with_ack(
+        &self,
+        socket: SocketRef,
+        event: &str,
+        args: Payload,
+        timeout: Duration,
+    ) -> Result<Payload, SocketOpError> {
         let args = OutgoingArgs::try_from(args)?;
-        let socket = self.socket(sid).ok_or(SocketOpError::Gone)?;
         let pending = match socket.timeout(timeout).emit_with_ack::<_, Payload>(event, &args) {
             Ok(pending) => pending,
             Err(SendError::Serialize(error)) => {
                 return Err(SocketOpError::Encode(error.to_string()))
             }
             Err(SendError::Socket(SocketError::InternalChannelFull)) => {
-                cut_off(&socket);
+                Client::Engine(socket).cut_off();
                 return Err(SocketOpError::Gone);
             }
             Err(SendError::Socket(SocketError::Closed)) => return Err(SocketOpError::Gone),
@@ -393,39 +505,47 @@ impl Server {
         let _entered = self.runtime.enter();
         let name =
             crate::core::channel::ChannelName::parse(channel, self.config().max_channel_name_len)?;
-        let Some(socket) = self.socket(sid) else { return Ok(false) };
-        socket.join(name.as_str().to_owned());
+        let Some(client) = self.client(sid) else { return Ok(false) };
+        client.join(name.as_str());
         Ok(true)
     }
 
     /// Removes a socket from a channel. `false` if the socket is gone.
     pub fn leave(&self, sid: &str, channel: &str) -> bool {
         let _entered = self.runtime.enter();
-        let Some(socket) = self.socket(sid) else { return false };
-        socket.leave(channel.to_owned());
+        let Some(client) = self.client(sid) else { return false };
+        client.leave(channel);
         true
     }
 
     /// The channels a socket is in, or `None` if it is gone.
     pub fn rooms(&self, sid: &str) -> Option<Vec<String>> {
         let _entered = self.runtime.enter();
-        self.socket(sid).map(|s| s.rooms().into_iter().map(|r| r.into_owned()).collect())
+        self.client(sid).map(|c| c.rooms())
     }
 
     /// Disconnects a socket. `false` if it was already gone.
     pub fn disconnect(&self, sid: &str) -> bool {
         let _entered = self.runtime.enter();
-        let Some(socket) = self.socket(sid) else { return false };
-        if socket.clone().disconnect().is_err() {
-            cut_off(&socket);
-        }
+        let Some(client) = self.client(sid) else { return false };
+        client.disconnect();
         true
     }
 
     /// The ids of this instance's sockets in `channel`.
     pub fn members(&self, channel: &str) -> Vec<String> {
         let _entered = self.runtime.enter();
-        self.io.to(channel.to_owned()).sockets().into_iter().map(|s| s.id.to_string()).collect()
+        let mut ids: Vec<String> = self
+            .io
+            .to(channel.to_owned())
+            .sockets()
+            .into_iter()
+            .map(|s| s.id.to_string())
+            .collect();
+        if let Some(native) = &self.native {
+            ids.extend(native.registry.member_ids(channel));
+        }
+        ids
     }
 
     /// The members of `channel` on the other instances: one JSON array text of
@@ -449,6 +569,10 @@ impl Server {
                 self.adapter_tasks.close();
                 let _ = tokio::time::timeout(grace, self.adapter_tasks.wait()).await;
                 self.shutdown.cancel();
+                let native = self.native.as_ref().map(|n| n.registry.all()).unwrap_or_default();
+                for socket in &native {
+                    socket.begin_close(CloseReason::ServerClosing);
+                }
                 self.io.close().await;
                 self.finished.cancel();
                 self.tasks.close();
@@ -461,18 +585,11 @@ impl Server {
                 for kill in connections.iter().filter_map(Weak::upgrade) {
                     kill.kill();
                 }
+                for socket in native {
+                    socket.kill(CloseReason::ServerClosing);
+                }
             })
             .await;
-    }
-}
-
-/// Cuts a socket's connection when it cannot even take a disconnect packet.
-fn cut_off(socket: &SocketRef) {
-    match socket.req_parts().extensions.get::<ConnectionKill>() {
-        Some(ConnectionKill(kill)) => kill.kill(),
-        None => {
-            let _ = socket.clone().disconnect();
-        }
     }
 }
 

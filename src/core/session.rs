@@ -23,6 +23,7 @@ use socketioxide::{
 use crate::core::{
     access,
     auth::{authenticate, token_from_auth},
+    client::{AckReply, Client},
     config::{ChannelSpec, Config},
     errors::AuthError,
     fanout::Broadcaster,
@@ -88,7 +89,7 @@ impl TokenBucket {
 }
 
 impl SocketState {
-    fn new(forget: Option<(Arc<dyn AppHooks>, String)>, joins_per_second: u32) -> Self {
+    pub(crate) fn new(forget: Option<(Arc<dyn AppHooks>, String)>, joins_per_second: u32) -> Self {
         Self {
             pending_joins: AtomicUsize::new(0),
             joining: Mutex::new(()),
@@ -133,6 +134,24 @@ impl Drop for PendingJoin {
 }
 
 impl Shared {
+    /// The state of a newly connected socket `sid`. The app keeps per-connection state only
+    /// when it authenticates or tracks sockets, so only then is it told to forget it later.
+    pub fn socket_state(&self, sid: &str) -> SocketState {
+        let forget = (self.config.authenticate || self.wants_notices())
+            .then(|| (self.hooks.clone(), sid.to_owned()));
+        SocketState::new(forget, self.config.max_joins_per_second)
+    }
+
+    /// Whether the app listens for connections and disconnections.
+    pub fn wants_notices(&self) -> bool {
+        self.wants_socket_notices.load(Ordering::Acquire)
+    }
+
+    /// Whether the app has a handler for client event `event`.
+    pub fn listens_to(&self, event: &str) -> bool {
+        self.event_names.read().is_ok_and(|names| names.contains(event))
+    }
+
     /// The handshake middleware: authenticates, stores the socket state and registers the
     /// channel handlers. It runs before socketioxide acknowledges the CONNECT, so a
     /// `joinChannel` sent right after `connect` always finds its handler.
@@ -152,38 +171,44 @@ impl Shared {
                 return Err(e);
             }
         }
-        let notices = self.wants_socket_notices.load(Ordering::Acquire);
-        // The app keeps per-connection state only when it authenticates or tracks sockets.
-        let forget = (self.config.authenticate || notices)
-            .then(|| (self.hooks.clone(), socket.id.to_string()));
-        let state = SocketState::new(forget, self.config.max_joins_per_second);
-        socket.extensions.insert(Arc::new(state));
+        socket.extensions.insert(Arc::new(self.socket_state(&socket.id.to_string())));
 
         let shared = self.clone();
         socket.on(JOIN_CHANNEL, move |s: SocketRef, TryData(arg): TryData<Value>| {
             let shared = shared.clone();
-            async move { access::handle_join(&shared, &s, arg.unwrap_or(Value::Null)).await }
+            async move {
+                access::handle_join(&shared, &Client::Engine(s), arg.unwrap_or(Value::Null)).await
+            }
         });
         socket.on(LEAVE_CHANNEL, |s: SocketRef, TryData(arg): TryData<Value>| async move {
-            access::handle_leave(&s, arg.unwrap_or(Value::Null))
+            access::handle_leave(&Client::Engine(s), arg.unwrap_or(Value::Null))
         });
         let shared = self.clone();
         socket.on(PUBLISH, move |s: SocketRef, TryData(args): TryData<Payload>, ack: AckSender| {
             let shared = shared.clone();
-            async move { publish::handle_publish(&shared, &s, args, ack).await }
+            async move {
+                publish::handle_publish(&shared, &Client::Engine(s), args, AckReply::Engine(ack))
+                    .await
+            }
         });
         let shared = self.clone();
         socket.on_fallback(
             move |s: SocketRef, Event(event), TryData(args): TryData<Payload>, WantsAck(wants_ack), ack: AckSender| {
                 let shared = shared.clone();
-                async move { shared.on_app_event(&s, event.to_string(), args, wants_ack, ack).await }
+                async move {
+                    let Ok(args) = args else {
+                        tracing::debug!(sid = %s.id, %event, "event arguments could not be decoded");
+                        return;
+                    };
+                    shared.on_app_event(&Client::Engine(s), event.to_string(), args, wants_ack, AckReply::Engine(ack)).await
+                }
             },
         );
         let shared = self.clone();
         socket.on_disconnect(move |s: SocketRef, reason: DisconnectReason| {
             let shared = shared.clone();
             async move {
-                if shared.wants_socket_notices.load(Ordering::Acquire) {
+                if shared.wants_notices() {
                     let notice = SocketNotice::Disconnected(socket_io_reason(reason).to_owned());
                     shared.hooks.socket_notice(s.id.to_string(), notice);
                 }
@@ -195,35 +220,27 @@ impl Shared {
     /// The connect handler proper, run once socketioxide has acknowledged the CONNECT (and
     /// counts the socket as connected): tells the app, if it listens.
     pub async fn on_connected(self: Arc<Self>, socket: SocketRef) {
-        if self.wants_socket_notices.load(Ordering::Acquire) {
+        if self.wants_notices() {
             self.hooks.socket_notice(socket.id.to_string(), SocketNotice::Connected);
         }
     }
 
     /// A client event outside the channel protocol: handed to the app's handler if it has one.
-    async fn on_app_event(
+    pub async fn on_app_event(
         &self,
-        socket: &SocketRef,
+        client: &Client,
         event: String,
-        args: Result<Payload, ParserError>,
+        args: Payload,
         wants_ack: bool,
-        ack: AckSender,
+        reply: AckReply,
     ) {
-        let registered = self.event_names.read().is_ok_and(|names| names.contains(&event));
-        if !registered {
+        if !self.listens_to(&event) {
             return;
         }
-        let Ok(args) = args else {
-            tracing::debug!(sid = %socket.id, %event, "event arguments could not be decoded");
-            return;
-        };
-        let reply = self.hooks.on_event(socket.id.to_string(), event, args, wants_ack).await;
-        if let (true, Some(reply)) = (wants_ack, reply) {
-            match crate::core::payload::OutgoingArgs::try_from(reply) {
-                Ok(args) => {
-                    let _ = ack.send(&args);
-                }
-                Err(error) => tracing::debug!(%error, "acknowledgement is not valid JSON"),
+        let reply_args = self.hooks.on_event(client.id(), event, args, wants_ack).await;
+        if let (true, Some(reply_args)) = (wants_ack, reply_args) {
+            if let Err(error) = reply.send_args(reply_args) {
+                tracing::debug!(?error, "acknowledgement could not be sent");
             }
         }
     }

@@ -1,0 +1,355 @@
+//! One client of the native engine: its TCP stream, its send queue, its channels and its
+//! pending acknowledgements. Any thread may send to it.
+//!
+//! Sending writes straight to the socket when nothing is queued (one `write` syscall, no
+//! task wake-up); only what the kernel does not take is queued, and the connection task
+//! flushes it when the socket is writable again. The queue is bounded: a client that stops
+//! reading is cut off instead of buffering without end.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    io::{self, IoSlice},
+    sync::{
+        atomic::{AtomicBool, AtomicU8, Ordering},
+        Arc, Mutex, MutexGuard, OnceLock,
+    },
+};
+
+use bytes::Bytes;
+use tokio::{
+    net::TcpStream,
+    sync::{oneshot, Notify},
+};
+
+use crate::core::{payload::Payload, session::SocketState};
+
+/// Most frames written in one `writev` when flushing the queue.
+const MAX_WRITE_BATCH: usize = 64;
+
+/// A queue that grew past this many slots is given back to the allocator once it empties.
+const QUEUE_KEEP_CAPACITY: usize = 16;
+
+/// Why a frame could not be sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendError {
+    /// The send queue is full: the client has stopped reading.
+    Full,
+    /// The connection is closed or closing.
+    Closed,
+}
+
+/// Why a connection ends, under the names socket.io's server gives them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum CloseReason {
+    /// The client went away (EOF, reset, an Engine.IO close packet).
+    TransportClose = 1,
+    /// Reading or writing failed, or the client stopped reading (send queue full).
+    TransportError,
+    /// The client sent something that is not Engine.IO/Socket.IO.
+    ParseError,
+    /// No pong within the ping timeout.
+    PingTimeout,
+    /// No CONNECT within the connect timeout.
+    ConnectTimeout,
+    /// The client left the namespace.
+    ClientDisconnect,
+    /// The app disconnected the socket.
+    ServerDisconnect,
+    /// The server is closing.
+    ServerClosing,
+}
+
+impl CloseReason {
+    /// The reason text socket.io's server reports for this.
+    pub fn socket_io_name(self) -> &'static str {
+        match self {
+            CloseReason::TransportClose => "transport close",
+            CloseReason::TransportError => "transport error",
+            CloseReason::ParseError => "parse error",
+            CloseReason::PingTimeout => "ping timeout",
+            CloseReason::ConnectTimeout => "transport close",
+            CloseReason::ClientDisconnect => "client namespace disconnect",
+            CloseReason::ServerDisconnect => "server namespace disconnect",
+            CloseReason::ServerClosing => "server shutting down",
+        }
+    }
+
+    fn from_u8(value: u8) -> Option<Self> {
+        use CloseReason::*;
+        [
+            TransportClose,
+            TransportError,
+            ParseError,
+            PingTimeout,
+            ConnectTimeout,
+            ClientDisconnect,
+            ServerDisconnect,
+            ServerClosing,
+        ]
+        .into_iter()
+        .find(|r| *r as u8 == value)
+    }
+}
+
+#[derive(Default)]
+struct SendQueue {
+    frames: VecDeque<Bytes>,
+}
+
+/// Acknowledgements the server waits for, by ack id.
+#[derive(Default)]
+struct PendingAcks {
+    next_id: u64,
+    waiting: HashMap<u64, oneshot::Sender<Payload>>,
+}
+
+/// A client connection of the native engine and its (single) socket in namespace `/`.
+pub struct NativeSocket {
+    /// A process-unique number, the key of this socket in room member maps.
+    pub(crate) key: u64,
+    /// The Socket.IO socket id (`socket.id` on the client).
+    pub(crate) id: Box<str>,
+    stream: TcpStream,
+    queue: Mutex<SendQueue>,
+    /// Wakes the connection task: there is something to flush, or the socket is closing.
+    pub(crate) wake: Notify,
+    max_queued: usize,
+    connected: AtomicBool,
+    close_reason: AtomicU8,
+    rooms: Mutex<Vec<Box<str>>>,
+    state: OnceLock<Arc<SocketState>>,
+    acks: Mutex<PendingAcks>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl NativeSocket {
+    /// A socket over `stream` whose queue holds at most `max_queued` frames.
+    pub fn new(key: u64, id: Box<str>, stream: TcpStream, max_queued: usize) -> Self {
+        Self {
+            key,
+            id,
+            stream,
+            queue: Mutex::new(SendQueue::default()),
+            wake: Notify::new(),
+            max_queued: max_queued.max(1),
+            connected: AtomicBool::new(false),
+            close_reason: AtomicU8::new(0),
+            rooms: Mutex::new(Vec::new()),
+            state: OnceLock::new(),
+            acks: Mutex::new(PendingAcks::default()),
+        }
+    }
+
+    /// The Socket.IO socket id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The TCP stream (the connection task reads from it).
+    pub(crate) fn stream(&self) -> &TcpStream {
+        &self.stream
+    }
+
+    /// Whether the socket is connected to the namespace and not closing.
+    pub fn connected(&self) -> bool {
+        self.connected.load(Ordering::Acquire) && self.close_reason().is_none()
+    }
+
+    pub(crate) fn set_connected(&self, state: Arc<SocketState>) {
+        let _ = self.state.set(state);
+        self.connected.store(true, Ordering::Release);
+    }
+
+    /// Whether the socket had been connected to the namespace (for the disconnect notice).
+    pub(crate) fn was_connected(&self) -> bool {
+        self.connected.load(Ordering::Acquire)
+    }
+
+    /// The per-socket join state, once connected.
+    pub fn state(&self) -> Option<&Arc<SocketState>> {
+        self.state.get()
+    }
+
+    /// Why the connection is closing, once it is.
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        CloseReason::from_u8(self.close_reason.load(Ordering::Acquire))
+    }
+
+    /// Starts closing for `reason` (the first reason wins): the connection task flushes what
+    /// is queued, then closes. Returns whether this call started it.
+    pub fn begin_close(&self, reason: CloseReason) -> bool {
+        let started = self
+            .close_reason
+            .compare_exchange(0, reason as u8, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok();
+        if started {
+            self.wake.notify_one();
+        }
+        started
+    }
+
+    /// Closes at once, dropping whatever is queued: for clients that stopped reading and for
+    /// the end of `close()`.
+    pub fn kill(&self, reason: CloseReason) {
+        self.begin_close(reason);
+        lock(&self.queue).frames = VecDeque::new();
+        let _ = socket2::SockRef::from(&self.stream).shutdown(std::net::Shutdown::Both);
+        self.wake.notify_one();
+    }
+
+    /// Sends one frame (shared, never copied per recipient).
+    pub fn send(&self, frame: &Bytes) -> Result<(), SendError> {
+        self.send_all(std::slice::from_ref(frame))
+    }
+
+    /// Sends frames that belong together (an event and its attachments) in order, with no
+    /// other frame between them.
+    pub fn send_all(&self, frames: &[Bytes]) -> Result<(), SendError> {
+        if self.close_reason().is_some() {
+            return Err(SendError::Closed);
+        }
+        self.write_frames(frames)
+    }
+
+    /// Sends the connection's last frames (a close frame) while it is closing.
+    pub(crate) fn send_final(&self, frame: &Bytes) {
+        let _ = self.write_frames(std::slice::from_ref(frame));
+    }
+
+    fn write_frames(&self, frames: &[Bytes]) -> Result<(), SendError> {
+        let mut queue = lock(&self.queue);
+        if !queue.frames.is_empty() {
+            if queue.frames.len() + frames.len() > self.max_queued {
+                return Err(SendError::Full);
+            }
+            queue.frames.extend(frames.iter().cloned());
+            return Ok(());
+        }
+        for (i, frame) in frames.iter().enumerate() {
+            match self.stream.try_write(frame) {
+                Ok(n) if n == frame.len() => continue,
+                Ok(n) => queue.frames.push_back(frame.slice(n..)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    queue.frames.push_back(frame.clone())
+                }
+                Err(_) => {
+                    drop(queue);
+                    self.begin_close(CloseReason::TransportError);
+                    return Err(SendError::Closed);
+                }
+            }
+            queue.frames.extend(frames[i + 1..].iter().cloned());
+            drop(queue);
+            self.wake.notify_one();
+            return Ok(());
+        }
+        Ok(())
+    }
+
+    /// Whether frames wait in the send queue.
+    pub(crate) fn has_queued(&self) -> bool {
+        !lock(&self.queue).frames.is_empty()
+    }
+
+    /// Writes as much of the queue as the socket takes now. `Ok(true)` once it is empty.
+    pub(crate) fn flush(&self) -> io::Result<bool> {
+        let mut queue = lock(&self.queue);
+        while !queue.frames.is_empty() {
+            let slices: Vec<IoSlice<'_>> =
+                queue.frames.iter().take(MAX_WRITE_BATCH).map(|f| IoSlice::new(f)).collect();
+            let mut written = match self.stream.try_write_vectored(&slices) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) => return Err(e),
+            };
+            while written > 0 {
+                let Some(front) = queue.frames.front_mut() else { break };
+                if written >= front.len() {
+                    written -= front.len();
+                    queue.frames.pop_front();
+                } else {
+                    *front = front.slice(written..);
+                    written = 0;
+                }
+            }
+        }
+        if queue.frames.capacity() > QUEUE_KEEP_CAPACITY {
+            queue.frames = VecDeque::new();
+        }
+        Ok(true)
+    }
+
+    /// The channels the socket is in.
+    pub fn rooms(&self) -> Vec<String> {
+        lock(&self.rooms).iter().map(|r| r.to_string()).collect()
+    }
+
+    /// Whether the socket is in `room`.
+    pub fn in_room(&self, room: &str) -> bool {
+        lock(&self.rooms).iter().any(|r| &**r == room)
+    }
+
+    /// How many channels the socket is in.
+    pub fn room_count(&self) -> usize {
+        lock(&self.rooms).len()
+    }
+
+    /// Records membership of `room`; `false` if it already was a member.
+    pub(crate) fn add_room(&self, room: &str) -> bool {
+        let mut rooms = lock(&self.rooms);
+        if rooms.iter().any(|r| &**r == room) {
+            return false;
+        }
+        rooms.push(room.into());
+        true
+    }
+
+    /// Forgets membership of `room`; `false` if it was not a member.
+    pub(crate) fn remove_room(&self, room: &str) -> bool {
+        let mut rooms = lock(&self.rooms);
+        let Some(at) = rooms.iter().position(|r| &**r == room) else { return false };
+        rooms.swap_remove(at);
+        true
+    }
+
+    /// Forgets every membership, returning the rooms.
+    pub(crate) fn take_rooms(&self) -> Vec<Box<str>> {
+        std::mem::take(&mut *lock(&self.rooms))
+    }
+
+    /// Registers a server → client acknowledgement to wait for; returns its id.
+    pub(crate) fn expect_ack(&self) -> (u64, oneshot::Receiver<Payload>) {
+        let (tx, rx) = oneshot::channel();
+        let mut acks = lock(&self.acks);
+        let id = acks.next_id;
+        acks.next_id += 1;
+        acks.waiting.insert(id, tx);
+        (id, rx)
+    }
+
+    /// Stops waiting for ack `id` (timed out).
+    pub(crate) fn forget_ack(&self, id: u64) {
+        let mut acks = lock(&self.acks);
+        acks.waiting.remove(&id);
+        if acks.waiting.is_empty() {
+            acks.waiting = HashMap::new();
+        }
+    }
+
+    /// The client answered ack `id`.
+    pub(crate) fn resolve_ack(&self, id: u64, args: Payload) {
+        let waiter = lock(&self.acks).waiting.remove(&id);
+        if let Some(waiter) = waiter {
+            let _ = waiter.send(args);
+        }
+    }
+
+    /// Fails every pending ack (the socket is gone).
+    pub(crate) fn drop_acks(&self) {
+        lock(&self.acks).waiting = HashMap::new();
+    }
+}
