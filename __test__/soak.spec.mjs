@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { runSoak } from '../scripts/soak.mjs';
 
 test('short soak: 500 connections, churn every second for 10 s', { timeout: 120000 }, async (t) => {
-  const result = await runSoak({ connections: 500, channels: 50, churn: 100, churnEveryMs: 1000, seconds: 10, log: (m) => t.diagnostic(m) });
+  const result = await runSoak({ connections: 500, channels: 50, churn: 100, churnEveryMs: 1000, seconds: 10, settleSeconds: 20, log: (m) => t.diagnostic(m) });
   t.diagnostic(JSON.stringify(result));
   assert.ok(result.messages > 10_000, `only ${result.messages} messages flowed`);
   assert.ok(result.dropsAndReconnects >= 900);

@@ -3,6 +3,8 @@
 // while broadcasts flow, and a slice of them is dropped and reconnected every few seconds.
 // Afterwards: the server's RSS is back within 10% of its pre-churn level, no file
 // descriptor leaked, and every membership saw a gapless, duplicate-free sequence.
+// RSS is read the same way before and after the churn: while broadcasts flow, after a full
+// GC, once it has stopped moving (see `settledMemory`).
 // `runSoak(options)` is also used, with small sizes, by __test__/soak.spec.mjs.
 import { fork } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -21,6 +23,28 @@ function processStats(pid) {
 function saveMemoryMap(pid, name) {
   const dir = process.env.SOAK_SMAPS;
   if (dir) writeFileSync(`${dir}/${name}.smaps`, readFileSync(`/proc/${pid}/smaps`));
+}
+
+/**
+ * The server's memory once it has settled: asks for a full GC, then reads RSS every second
+ * until five readings in a row lie within 1% of each other (at most `maxSeconds`). Freed
+ * memory goes back to the OS with some delay (the native allocator purges lazily, glibc is
+ * trimmed every 5 s, V8 shrinks its heap after GC), so a single early reading measures
+ * timing as much as memory. Returns the settled reading, the first one, and the wait.
+ */
+async function settledMemory(pid, ask, maxSeconds) {
+  const js = await ask({ type: 'memory' }, 'memory');
+  const first = processStats(pid);
+  const readings = [first.rssMiB];
+  const steady = () => {
+    const last = readings.slice(-5);
+    return last.length === 5 && Math.max(...last) <= Math.min(...last) * 1.01;
+  };
+  while (!steady() && readings.length <= maxSeconds) {
+    await sleep(1000);
+    readings.push(processStats(pid).rssMiB);
+  }
+  return { ...processStats(pid), firstRssMiB: first.rssMiB, settleSeconds: readings.length - 1, js };
 }
 
 /** One client: raw Engine.IO/Socket.IO over `ws`, with per-membership sequence checks. */
@@ -97,7 +121,8 @@ class SoakClient {
 
 /**
  * Runs the soak. Options: `connections`, `channels`, `channelsPerClient`, `churn` (clients
- * dropped and reconnected per round), `churnEveryMs`, `seconds`, `log`.
+ * dropped and reconnected per round), `churnEveryMs`, `seconds`, `settleSeconds` (the
+ * longest wait for RSS to settle, before and after), `log`.
  */
 export async function runSoak({
   connections = 10_000,
@@ -106,6 +131,7 @@ export async function runSoak({
   churn = 2_000,
   churnEveryMs = 3_000,
   seconds = 300,
+  settleSeconds = 60,
   log = console.log,
 } = {}) {
   const server = fork(fileURLToPath(new URL('./soak-server.mjs', import.meta.url)), {
@@ -137,9 +163,9 @@ export async function runSoak({
     for (let waited = 0; !allJoined() && waited < 60_000; waited += 100) await sleep(100);
     server.send({ type: 'start' });
     await sleep(3000);
-    const before = { ...processStats(server.pid), js: await ask({ type: 'memory' }, 'memory') };
+    const before = await settledMemory(server.pid, ask, settleSeconds);
     saveMemoryMap(server.pid, 'before');
-    log(`connected ${connections}; server RSS ${before.rssMiB.toFixed(1)} MiB, ${before.fds} fds (before churn)`);
+    log(`connected ${connections}; server RSS ${before.rssMiB.toFixed(1)} MiB (settled after ${before.settleSeconds} s), ${before.fds} fds (before churn)`);
 
     const started = Date.now();
     let rounds = 0;
@@ -161,6 +187,9 @@ export async function runSoak({
       await sleep(100);
     }
     await sleep(2000);
+    const after = await settledMemory(server.pid, ask, settleSeconds);
+    saveMemoryMap(server.pid, 'after');
+    log(`after churn: server RSS ${after.firstRssMiB.toFixed(1)} MiB, settled at ${after.rssMiB.toFixed(1)} MiB after ${after.settleSeconds} s, ${after.fds} fds`);
     const { seqs } = await ask({ type: 'stop' }, 'stopped');
     await sleep(2000);
     // Every membership that is still open must have reached the channel's last sequence.
@@ -173,9 +202,6 @@ export async function runSoak({
         }
       }
     }
-    await sleep(3000);
-    const after = { ...processStats(server.pid), js: await ask({ type: 'memory' }, 'memory') };
-    saveMemoryMap(server.pid, 'after');
     const result = {
       connections,
       channels,
@@ -192,6 +218,9 @@ export async function runSoak({
       duplicated: stats.duplicated,
       rssBeforeMiB: Number(before.rssMiB.toFixed(1)),
       rssAfterMiB: Number(after.rssMiB.toFixed(1)),
+      rssAtChurnEndMiB: Number(after.firstRssMiB.toFixed(1)),
+      settleSecondsBefore: before.settleSeconds,
+      settleSecondsAfter: after.settleSeconds,
       jsHeapBeforeMiB: Number(before.js.heapUsedMiB.toFixed(1)),
       jsHeapAfterMiB: Number(after.js.heapUsedMiB.toFixed(1)),
       jsHeapTotalBeforeMiB: Number(before.js.heapTotalMiB.toFixed(1)),
