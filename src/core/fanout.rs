@@ -17,7 +17,7 @@ use crate::core::{
     native::{
         packet,
         registry::Registry,
-        socket::{NativeSocket, SendError as NativeSendError},
+        socket::{CloseReason, NativeSocket, SendError as NativeSendError},
     },
 };
 
@@ -115,52 +115,99 @@ impl BroadcastQueue {
     }
 }
 
+/// Most broadcasts delivered as one batch: each native member gets the batch's frames for it
+/// in one `writev` instead of one `write` each.
+const MAX_BATCH_BROADCASTS: usize = 64;
+
+/// A batch also ends once it holds this many deliveries, which bounds the frames queued at
+/// once (each a shared reference, not a copy) and the latency the batching adds.
+const MAX_BATCH_DELIVERIES: usize = 262_144;
+
 async fn drain(
     io: SocketIo,
     native: Arc<Registry>,
     mut rx: mpsc::Receiver<Broadcast>,
     shutdown: CancellationToken,
 ) {
-    let mut members = Vec::new();
+    let mut batch = Batch::default();
     loop {
         tokio::select! {
             biased;
             _ = shutdown.cancelled() => break,
             next = rx.recv() => match next {
-                Some(broadcast) => deliver(&io, &native, &mut members, &broadcast),
+                Some(broadcast) => {
+                    batch.deliver(&io, &native, &broadcast);
+                    while batch.has_room() {
+                        let Ok(broadcast) = rx.try_recv() else { break };
+                        batch.deliver(&io, &native, &broadcast);
+                    }
+                    batch.finish();
+                }
                 None => break,
             },
         }
     }
 }
 
-/// Writes one broadcast to every local member of its channel. Native members share one
-/// encoded frame; `members` is a reused snapshot buffer.
-fn deliver(
-    io: &SocketIo,
-    native: &Registry,
-    members: &mut Vec<Arc<NativeSocket>>,
-    broadcast: &Broadcast,
-) {
-    let event = broadcast.channel.category();
-    native.members_into(broadcast.channel.as_str(), members);
-    if !members.is_empty() {
-        let frame = packet::event_with_one_arg(event, broadcast.data.get());
-        for socket in members.drain(..) {
-            if socket.send(&frame) == Err(NativeSendError::Full) {
-                tracing::warn!(sid = %socket.id(), "send queue full: disconnecting a slow consumer");
-                socket.kill(crate::core::native::socket::CloseReason::TransportError);
+/// The broadcasts being delivered together, and the native sockets they were queued on.
+#[derive(Default)]
+struct Batch {
+    broadcasts: usize,
+    deliveries: usize,
+    /// A reused snapshot of one room's native members.
+    members: Vec<Arc<NativeSocket>>,
+    /// Native sockets with frames queued in this batch, to be written at its end.
+    corked: Vec<Arc<NativeSocket>>,
+}
+
+impl Batch {
+    fn has_room(&self) -> bool {
+        self.broadcasts < MAX_BATCH_BROADCASTS && self.deliveries < MAX_BATCH_DELIVERIES
+    }
+
+    /// Queues one broadcast for every local member of its channel. Native members share one
+    /// encoded frame.
+    fn deliver(&mut self, io: &SocketIo, native: &Registry, broadcast: &Broadcast) {
+        self.broadcasts += 1;
+        let event = broadcast.channel.category();
+        native.members_into(broadcast.channel.as_str(), &mut self.members);
+        if !self.members.is_empty() {
+            self.deliveries += self.members.len();
+            let frame = packet::event_with_one_arg(event, broadcast.data.get());
+            for socket in self.members.drain(..) {
+                match socket.cork(&frame) {
+                    Ok(true) => self.corked.push(socket),
+                    Ok(false) => {}
+                    Err(NativeSendError::Full) => {
+                        tracing::warn!(sid = %socket.id(), "send queue full: disconnecting a slow consumer");
+                        socket.kill(CloseReason::TransportError);
+                    }
+                    Err(NativeSendError::Closed) => {}
+                }
+            }
+        }
+        for socket in io.to(broadcast.channel.as_str().to_owned()).sockets() {
+            self.deliveries += 1;
+            match socket.emit(event, &*broadcast.data) {
+                Ok(()) => {}
+                Err(SendError::Socket(SocketError::InternalChannelFull)) => {
+                    tracing::warn!(sid = %socket.id, "send queue full: disconnecting a slow consumer");
+                    Client::Engine(socket).cut_off();
+                }
+                Err(_) => {} // the socket closed meanwhile
             }
         }
     }
-    for socket in io.to(broadcast.channel.as_str().to_owned()).sockets() {
-        match socket.emit(event, &*broadcast.data) {
-            Ok(()) => {}
-            Err(SendError::Socket(SocketError::InternalChannelFull)) => {
-                tracing::warn!(sid = %socket.id, "send queue full: disconnecting a slow consumer");
-                Client::Engine(socket).cut_off();
-            }
-            Err(_) => {} // the socket closed meanwhile
+
+    /// Writes what the batch queued on each native socket, one `writev` per socket.
+    fn finish(&mut self) {
+        for socket in self.corked.drain(..) {
+            socket.uncork();
         }
+        if self.corked.capacity() > MAX_BATCH_DELIVERIES {
+            self.corked = Vec::new();
+        }
+        self.broadcasts = 0;
+        self.deliveries = 0;
     }
 }

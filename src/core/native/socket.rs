@@ -250,6 +250,34 @@ impl NativeSocket {
         Ok(())
     }
 
+    /// Queues a frame without writing it yet, so that several can go out in one `writev`
+    /// (the fan-out corks a socket for a batch of broadcasts, then calls
+    /// [`NativeSocket::uncork`]). `Ok(true)` when the queue was empty before: the caller
+    /// then owes this socket an `uncork`.
+    pub fn cork(&self, frame: &Bytes) -> Result<bool, SendError> {
+        if self.close_reason().is_some() {
+            return Err(SendError::Closed);
+        }
+        let mut queue = lock(&self.queue);
+        if queue.frames.len() >= self.max_queued {
+            return Err(SendError::Full);
+        }
+        queue.frames.push_back(frame.clone());
+        Ok(queue.frames.len() == 1)
+    }
+
+    /// Writes what [`NativeSocket::cork`] queued; what the kernel does not take now is left
+    /// to the connection task, which is woken for it.
+    pub fn uncork(&self) {
+        match self.flush() {
+            Ok(true) => {}
+            Ok(false) => self.wake.notify_one(),
+            Err(_) => {
+                self.begin_close(CloseReason::TransportError);
+            }
+        }
+    }
+
     /// Whether frames wait in the send queue.
     pub(crate) fn has_queued(&self) -> bool {
         !lock(&self.queue).frames.is_empty()
