@@ -1,5 +1,6 @@
 //! Property tests over everything the project parses itself: channel names, handshake
-//! tokens and event payloads. Arbitrary input must never panic, and accepted input must
+//! tokens, event payloads, and the native engine's websocket frames, Engine.IO/Socket.IO
+//! packets and upgrade requests. Arbitrary input must never panic, and accepted input must
 //! satisfy the documented shape. (Unit tests, not `tests/`: an integration test binary
 //! would link the napi registration, which needs a Node process.)
 //!
@@ -8,6 +9,12 @@
 use crate::core::{
     auth::token_from_auth,
     channel::{room_name, ChannelName},
+    config::CorsPolicy,
+    native::{
+        frame::{self, Decoder, Incoming},
+        handshake::native_upgrade,
+        packet,
+    },
     payload::{OutgoingArgs, Payload},
 };
 use proptest::prelude::*;
@@ -29,7 +36,89 @@ fn json_value() -> impl Strategy<Value = Value> {
     })
 }
 
+/// A client frame as a browser sends it: `payload` masked with `mask`.
+fn masked(opcode: u8, fin: bool, payload: &[u8], mask: [u8; 4]) -> Vec<u8> {
+    let server = frame::encode(opcode, &[payload]);
+    let header_len = server.len() - payload.len();
+    let mut out = server[..header_len].to_vec();
+    if !fin {
+        out[0] &= 0x7F;
+    }
+    out[1] |= 0x80;
+    out.extend_from_slice(&mask);
+    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i & 3]));
+    out
+}
+
 proptest! {
+    #[test]
+    fn frames_decode_arbitrary_bytes_without_panicking(bytes in prop::collection::vec(any::<u8>(), 0..600), limit in 0usize..300) {
+        let mut out = Vec::new();
+        let _ = Decoder::new(limit).feed(&mut bytes.clone(), &mut out);
+        for message in &out {
+            prop_assert!(text_len(message) <= limit.max(125));
+        }
+    }
+
+    #[test]
+    fn fragmented_messages_survive_any_split_into_reads(
+        texts in prop::collection::vec("[^\\x00]{0,300}", 1..5),
+        fragment in 1usize..120,
+        chunk in 1usize..64,
+        mask in any::<[u8; 4]>(),
+    ) {
+        let mut wire = Vec::new();
+        for text in &texts {
+            let pieces: Vec<&[u8]> = text.as_bytes().chunks(fragment).collect();
+            if pieces.is_empty() {
+                wire.extend(masked(frame::TEXT, true, b"", mask));
+            }
+            for (i, piece) in pieces.iter().enumerate() {
+                let opcode = if i == 0 { frame::TEXT } else { 0 };
+                wire.extend(masked(opcode, i + 1 == pieces.len(), piece, mask));
+            }
+        }
+        let mut decoder = Decoder::new(1 << 16);
+        let mut out = Vec::new();
+        for piece in wire.chunks(chunk) {
+            decoder.feed(&mut piece.to_vec(), &mut out).unwrap();
+        }
+        let expected: Vec<Incoming> = texts.iter().cloned().map(Incoming::Text).collect();
+        prop_assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn packets_parse_arbitrary_text_without_panicking(text in ".{0,200}") {
+        if let Ok(packet::EnginePacket::Message(sio)) = packet::parse_engine(&text) {
+            if let Ok(parsed) = packet::parse_sio(sio) {
+                let _ = packet::parse_event(parsed.data);
+                let _ = packet::parse_ack_args(parsed.data);
+                prop_assert!(parsed.data.len() <= sio.len());
+            }
+        }
+    }
+
+    #[test]
+    fn events_round_trip_through_encode_and_parse(name in ".{1,30}", args in prop::collection::vec(json_value(), 0..5), ack in prop::option::of(0u64..1_000_000)) {
+        let json = serde_json::to_string(&args).unwrap();
+        let frames = packet::event(&name, &Payload { json: json.clone(), binary: vec![] }, ack);
+        let text = std::str::from_utf8(&frames[0][header_len_of(&frames[0])..]).unwrap();
+        let packet::EnginePacket::Message(sio) = packet::parse_engine(text).unwrap() else { panic!("not a message") };
+        let parsed = packet::parse_sio(sio).unwrap();
+        prop_assert_eq!(parsed.ack, ack);
+        let (got_name, got_args) = packet::parse_event(parsed.data).unwrap();
+        prop_assert_eq!(got_name, name);
+        let got: Vec<Value> = serde_json::from_str(&got_args).unwrap();
+        prop_assert_eq!(got, args);
+    }
+
+    #[test]
+    fn upgrade_requests_are_recognized_without_panicking(head in prop::collection::vec(any::<u8>(), 0..400)) {
+        if let Some(upgrade) = native_upgrade(&head, "/socket.io", &CorsPolicy::Any) {
+            prop_assert!(upgrade.head_len <= head.len());
+        }
+    }
+
     #[test]
     fn channel_names_parse_without_panicking(name in ".{0,300}", max_len in 1usize..400) {
         if let Ok(channel) = ChannelName::parse(&name, max_len) {
@@ -68,5 +157,24 @@ proptest! {
     fn outgoing_args_reject_garbage_without_panicking(json in ".{0,200}", bins in 0usize..3) {
         let binary = (0..bins).map(|i| bytes::Bytes::from(vec![i as u8])).collect();
         let _ = OutgoingArgs::try_from(Payload { json, binary });
+    }
+}
+
+/// Payload bytes a decoded message carries (for bounds checks).
+fn text_len(message: &Incoming) -> usize {
+    match message {
+        Incoming::Text(text) => text.len(),
+        Incoming::Binary(bytes) => bytes.len(),
+        Incoming::Ping(bytes) => bytes.len(),
+        Incoming::Close => 0,
+    }
+}
+
+/// Length of a server frame's header (no mask).
+fn header_len_of(frame: &[u8]) -> usize {
+    match frame[1] & 0x7F {
+        126 => 4,
+        127 => 10,
+        _ => 2,
     }
 }

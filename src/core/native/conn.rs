@@ -107,12 +107,12 @@ pub async fn serve(
         engine,
         socket,
     };
+    conn.engine.registry.insert(conn.socket.clone());
     if !early.is_empty() {
         let mut early = early.to_vec();
         conn.decode(&mut early).await;
     }
     conn.run().await;
-    conn.finish();
 }
 
 impl Connection {
@@ -440,8 +440,14 @@ impl Connection {
             }
         }
     }
+}
 
-    fn finish(&mut self) {
+/// Ending the connection, also when its task is dropped mid-way (server shutdown) or a
+/// panic unwinds through it: leave every room, drop pending acks, tell the app.
+impl Drop for Connection {
+    fn drop(&mut self) {
+        // Closing first: a join racing this sees the socket gone and undoes itself.
+        self.socket.begin_close(CloseReason::TransportClose);
         let reason = self.socket.close_reason().unwrap_or(CloseReason::TransportClose);
         self.engine.registry.remove(&self.socket);
         self.socket.drop_acks();

@@ -37,7 +37,7 @@ pub struct NativeEngine {
 
 impl NativeEngine {
     /// Takes over `stream`, whose upgrade request (`head`, recognized as `upgrade`) has been
-    /// read: registers the socket and returns the task that serves it.
+    /// read: returns the task that registers the socket and serves it.
     pub fn adopt(
         self: &Arc<Self>,
         stream: TcpStream,
@@ -50,7 +50,6 @@ impl NativeEngine {
             stream,
             self.shared.config.max_buffered_packets,
         ));
-        self.registry.insert(socket.clone());
         let early = head.slice(upgrade.head_len.min(head.len())..);
         conn::serve(self.clone(), socket, upgrade.accept, early)
     }
