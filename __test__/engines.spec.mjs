@@ -149,3 +149,18 @@ test('standalone mode serves native sessions and polling on one port', async (t)
   assert.deepEqual(await Promise.all(got), ['both', 'both']);
   await sleep(10);
 });
+
+test('a reading client is never cut off by a burst larger than its send queue', async (t) => {
+  const chat = new ServerChannel('chat');
+  const { url } = await startServer(t, { channels: [chat], maxBufferedPackets: 4 });
+  const client = await connect(t, url);
+  await join(client, 'chat:burst');
+  const received = [];
+  client.on('chat', (n) => received.push(n));
+  let disconnected = false;
+  client.on('disconnect', () => (disconnected = true));
+  for (let n = 0; n < 1000; n++) chat.broadcast('burst', n); // batches of up to 64 frames
+  await eventually(() => received.length === 1000, 5000, 'all 1000 broadcasts');
+  assert.deepEqual(received, Array.from({ length: 1000 }, (_, n) => n));
+  assert.equal(disconnected, false);
+});

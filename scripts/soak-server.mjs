@@ -1,6 +1,7 @@
 // The server side of the soak: a standalone server (with authenticate and an async access
 // check in the path) that broadcasts a per-channel sequence number on every channel in turn.
 // Driven by scripts/soak.mjs over the fork IPC channel.
+import v8 from 'node:v8';
 import { startWebsocketServer, ServerChannel } from '../lib/index.js';
 
 const channels = Number(process.env.SOAK_CHANNELS);
@@ -37,6 +38,10 @@ process.on('message', async (message) => {
       heapUsedMiB: heapUsed / 2 ** 20,
       heapTotalMiB: heapTotal / 2 ** 20,
       externalMiB: (external + arrayBuffers) / 2 ** 20,
+      // Which V8 spaces hold the heap's capacity (what RSS pays for beyond heapUsed).
+      spacesMiB: Object.fromEntries(
+        v8.getHeapSpaceStatistics().map((s) => [s.space_name, Number((s.space_size / 2 ** 20).toFixed(1))]),
+      ),
     });
   } else if (message.type === 'close') {
     await server.close();

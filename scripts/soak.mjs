@@ -224,6 +224,8 @@ export async function runSoak({
       jsHeapBeforeMiB: Number(before.js.heapUsedMiB.toFixed(1)),
       jsHeapAfterMiB: Number(after.js.heapUsedMiB.toFixed(1)),
       jsHeapTotalBeforeMiB: Number(before.js.heapTotalMiB.toFixed(1)),
+      jsSpacesBeforeMiB: before.js.spacesMiB,
+      jsSpacesAfterMiB: after.js.spacesMiB,
       jsHeapTotalAfterMiB: Number(after.js.heapTotalMiB.toFixed(1)),
       fdsBefore: before.fds,
       fdsAfter: after.fds,

@@ -260,7 +260,17 @@ impl NativeSocket {
         }
         let mut queue = lock(&self.queue);
         if queue.frames.len() >= self.max_queued {
-            return Err(SendError::Full);
+            // A batch can hold more frames for one socket than its limit allows: write out
+            // what the kernel takes before calling the client slow.
+            drop(queue);
+            if self.flush().is_err() {
+                self.begin_close(CloseReason::TransportError);
+                return Err(SendError::Closed);
+            }
+            queue = lock(&self.queue);
+            if queue.frames.len() >= self.max_queued {
+                return Err(SendError::Full);
+            }
         }
         queue.frames.push_back(frame.clone());
         Ok(queue.frames.len() == 1)
