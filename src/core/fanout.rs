@@ -117,7 +117,7 @@ impl BroadcastQueue {
 
 /// Most broadcasts delivered as one batch: each native member gets the batch's frames for it
 /// in one `writev` instead of one `write` each.
-const MAX_BATCH_BROADCASTS: usize = 64;
+const MAX_BATCH_BROADCASTS: usize = 4096;
 
 /// A batch also ends once it holds this many deliveries, which bounds the frames queued at
 /// once (each a shared reference, not a copy) and the latency the batching adds.
