@@ -247,7 +247,7 @@ function markdown({ chartRel, meta, machine, scenarios, results, m, v }) {
         'A: `benches/servers/product.mjs`, this package attached to a small `http.Server` app (`startWebsocketServer({ httpServer, modules, authenticate })`), ' +
         'channel `bench` with an async `canAccessChannel`. B: `benches/servers/socketio.mjs`, `new Server(httpServer, { cors: { origin: "*" }, transports: ["websocket"], perMessageDeflate: false })`, ' +
         'an `io.use` middleware awaiting the same `authenticate`, and `joinChannel`/`leaveChannel` handlers as in Modelence’s `server.ts` (find the channel by category, await its check, `socket.join`, `joinedChannel`, else `joinError`). ' +
-        'Neither is tuned beyond that (A runs with its defaults: `maxBufferedPackets` 4096, one tokio worker per core; B logs nothing and has no MongoDB adapter, like A here). Both listen on 127.0.0.1 with backlog 511.',
+        'Neither is tuned beyond that (A runs with its defaults: `maxBufferedPackets` 4096, one tokio worker per core but one; B logs nothing and has no MongoDB adapter, like A here). Both listen on 127.0.0.1 with backlog 511.',
       '- **Load generator** `benches/loadgen` (Rust, one thread, tokio `current_thread`, hand-rolled websocket client): each client connects to `/socket.io/?EIO=4&transport=websocket`, ' +
         'answers Engine.IO pings, sends `40{"token":…}`, waits for `40{"sid":…}`, emits `joinChannel`, waits for `joinedChannel`, then counts `42["bench",{"t":…,"s":…,"p":…}]`. ' +
         'Handshakes are capped at 256 in flight (`--concurrency`). Losses are counted per client by sequence number, duplicates and reordering too. Its own CPU time is reported: ' +

@@ -36,20 +36,6 @@ fn json_value() -> impl Strategy<Value = Value> {
     })
 }
 
-/// A client frame as a browser sends it: `payload` masked with `mask`.
-fn masked(opcode: u8, fin: bool, payload: &[u8], mask: [u8; 4]) -> Vec<u8> {
-    let server = frame::encode(opcode, &[payload]);
-    let header_len = server.len() - payload.len();
-    let mut out = server[..header_len].to_vec();
-    if !fin {
-        out[0] &= 0x7F;
-    }
-    out[1] |= 0x80;
-    out.extend_from_slice(&mask);
-    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i & 3]));
-    out
-}
-
 proptest! {
     #[test]
     fn frames_decode_arbitrary_bytes_without_panicking(bytes in prop::collection::vec(any::<u8>(), 0..600), limit in 0usize..300) {
@@ -71,11 +57,11 @@ proptest! {
         for text in &texts {
             let pieces: Vec<&[u8]> = text.as_bytes().chunks(fragment).collect();
             if pieces.is_empty() {
-                wire.extend(masked(frame::TEXT, true, b"", mask));
+                wire.extend(frame::client_frame(frame::TEXT, true, b"", mask));
             }
             for (i, piece) in pieces.iter().enumerate() {
                 let opcode = if i == 0 { frame::TEXT } else { 0 };
-                wire.extend(masked(opcode, i + 1 == pieces.len(), piece, mask));
+                wire.extend(frame::client_frame(opcode, i + 1 == pieces.len(), piece, mask));
             }
         }
         let mut decoder = Decoder::new(1 << 16);

@@ -265,24 +265,25 @@ pub fn pong(payload: &[u8]) -> Bytes {
     encode(PONG, &[payload])
 }
 
+/// A masked client frame, as a browser sends it (for tests).
+#[cfg(test)]
+pub(crate) fn client_frame(opcode: u8, fin: bool, payload: &[u8], mask: [u8; 4]) -> Vec<u8> {
+    let server = encode(opcode, &[payload]);
+    let mut frame = server[..header_len(payload.len())].to_vec();
+    if !fin {
+        frame[0] &= 0x7F;
+    }
+    frame[1] |= 0x80;
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i & 3]));
+    frame
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// A masked client frame, as a browser would send it.
-    fn client_frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
-        let mask = [0x12, 0x34, 0x56, 0x78];
-        let server = encode(opcode, &[payload]);
-        let header = header_len(payload.len());
-        let mut frame = server[..header].to_vec();
-        if !fin {
-            frame[0] &= 0x7F;
-        }
-        frame[1] |= 0x80;
-        frame.extend_from_slice(&mask);
-        frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i & 3]));
-        frame
-    }
+    const MASK: [u8; 4] = [0x12, 0x34, 0x56, 0x78];
 
     fn decode(decoder: &mut Decoder, bytes: &[u8]) -> Result<Vec<Incoming>, FrameError> {
         let mut out = Vec::new();
@@ -295,15 +296,16 @@ mod tests {
         for len in [0, 5, 125, 126, 65535, 65536, 200_000] {
             let text = "a".repeat(len);
             let mut decoder = Decoder::new(1 << 20);
-            let got = decode(&mut decoder, &client_frame(true, TEXT, text.as_bytes())).unwrap();
+            let got =
+                decode(&mut decoder, &client_frame(TEXT, true, text.as_bytes(), MASK)).unwrap();
             assert_eq!(got, vec![Incoming::Text(text)], "length {len}");
         }
     }
 
     #[test]
     fn reassembles_frames_split_across_reads_byte_by_byte() {
-        let mut bytes = client_frame(true, TEXT, b"40{\"token\":\"t\"}");
-        bytes.extend(client_frame(true, BINARY, &[1, 2, 3]));
+        let mut bytes = client_frame(TEXT, true, b"40{\"token\":\"t\"}", MASK);
+        bytes.extend(client_frame(BINARY, true, &[1, 2, 3], MASK));
         let mut decoder = Decoder::new(1024);
         let mut out = Vec::new();
         for byte in bytes {
@@ -321,9 +323,9 @@ mod tests {
 
     #[test]
     fn joins_fragments_with_control_frames_between() {
-        let mut bytes = client_frame(false, TEXT, b"42[\"a\",");
-        bytes.extend(client_frame(true, PING, b"hi"));
-        bytes.extend(client_frame(true, CONTINUATION, b"1]"));
+        let mut bytes = client_frame(TEXT, false, b"42[\"a\",", MASK);
+        bytes.extend(client_frame(PING, true, b"hi", MASK));
+        bytes.extend(client_frame(CONTINUATION, true, b"1]", MASK));
         let got = decode(&mut Decoder::new(1024), &bytes).unwrap();
         assert_eq!(got, vec![Incoming::Ping(b"hi".to_vec()), Incoming::Text("42[\"a\",1]".into())]);
     }
@@ -335,30 +337,30 @@ mod tests {
         unmasked[0] |= 0x40;
         assert_eq!(decode(&mut Decoder::new(10), &unmasked), Err(FrameError::ReservedBits));
         assert_eq!(
-            decode(&mut Decoder::new(10), &client_frame(true, 0x3, b"")),
+            decode(&mut Decoder::new(10), &client_frame(0x3, true, b"", MASK)),
             Err(FrameError::UnknownOpcode(3))
         );
         assert_eq!(
-            decode(&mut Decoder::new(10), &client_frame(false, PING, b"")),
+            decode(&mut Decoder::new(10), &client_frame(PING, false, b"", MASK)),
             Err(FrameError::BadControlFrame)
         );
         assert_eq!(
-            decode(&mut Decoder::new(10), &client_frame(true, CONTINUATION, b"")),
+            decode(&mut Decoder::new(10), &client_frame(CONTINUATION, true, b"", MASK)),
             Err(FrameError::BadContinuation)
         );
         assert_eq!(
-            decode(&mut Decoder::new(10), &client_frame(true, TEXT, &[0xff])),
+            decode(&mut Decoder::new(10), &client_frame(TEXT, true, &[0xff], MASK)),
             Err(FrameError::InvalidUtf8)
         );
     }
 
     #[test]
     fn refuses_messages_over_the_limit_before_they_arrive() {
-        let frame = client_frame(true, TEXT, &[b'a'; 2000]);
+        let frame = client_frame(TEXT, true, &[b'a'; 2000], MASK);
         let mut decoder = Decoder::new(1000);
         assert_eq!(decode(&mut decoder, &frame[..10]), Err(FrameError::TooLarge { limit: 1000 }));
-        let mut fragmented = client_frame(false, TEXT, &[b'a'; 600]);
-        fragmented.extend(client_frame(true, CONTINUATION, &[b'a'; 600]));
+        let mut fragmented = client_frame(TEXT, false, &[b'a'; 600], MASK);
+        fragmented.extend(client_frame(CONTINUATION, true, &[b'a'; 600], MASK));
         assert_eq!(
             decode(&mut Decoder::new(1000), &fragmented),
             Err(FrameError::TooLarge { limit: 1000 })

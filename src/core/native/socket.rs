@@ -10,7 +10,7 @@ use std::{
     collections::{HashMap, VecDeque},
     io::{self, IoSlice},
     sync::{
-        atomic::{AtomicBool, AtomicU8, Ordering},
+        atomic::{AtomicBool, Ordering},
         Arc, Mutex, MutexGuard, OnceLock,
     },
 };
@@ -40,10 +40,9 @@ pub enum SendError {
 
 /// Why a connection ends, under the names socket.io's server gives them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
 pub enum CloseReason {
     /// The client went away (EOF, reset, an Engine.IO close packet).
-    TransportClose = 1,
+    TransportClose,
     /// Reading or writing failed, or the client stopped reading (send queue full).
     TransportError,
     /// The client sent something that is not Engine.IO/Socket.IO.
@@ -74,22 +73,6 @@ impl CloseReason {
             CloseReason::ServerClosing => "server shutting down",
         }
     }
-
-    fn from_u8(value: u8) -> Option<Self> {
-        use CloseReason::*;
-        [
-            TransportClose,
-            TransportError,
-            ParseError,
-            PingTimeout,
-            ConnectTimeout,
-            ClientDisconnect,
-            ServerDisconnect,
-            ServerClosing,
-        ]
-        .into_iter()
-        .find(|r| *r as u8 == value)
-    }
 }
 
 #[derive(Default)]
@@ -116,7 +99,7 @@ pub struct NativeSocket {
     pub(crate) wake: Notify,
     max_queued: usize,
     connected: AtomicBool,
-    close_reason: AtomicU8,
+    close_reason: OnceLock<CloseReason>,
     rooms: Mutex<Vec<Box<str>>>,
     state: OnceLock<Arc<SocketState>>,
     acks: Mutex<PendingAcks>,
@@ -137,7 +120,7 @@ impl NativeSocket {
             wake: Notify::new(),
             max_queued: max_queued.max(1),
             connected: AtomicBool::new(false),
-            close_reason: AtomicU8::new(0),
+            close_reason: OnceLock::new(),
             rooms: Mutex::new(Vec::new()),
             state: OnceLock::new(),
             acks: Mutex::new(PendingAcks::default()),
@@ -176,16 +159,13 @@ impl NativeSocket {
 
     /// Why the connection is closing, once it is.
     pub fn close_reason(&self) -> Option<CloseReason> {
-        CloseReason::from_u8(self.close_reason.load(Ordering::Acquire))
+        self.close_reason.get().copied()
     }
 
     /// Starts closing for `reason` (the first reason wins): the connection task flushes what
     /// is queued, then closes. Returns whether this call started it.
     pub fn begin_close(&self, reason: CloseReason) -> bool {
-        let started = self
-            .close_reason
-            .compare_exchange(0, reason as u8, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok();
+        let started = self.close_reason.set(reason).is_ok();
         if started {
             self.wake.notify_one();
         }
