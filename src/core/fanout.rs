@@ -116,7 +116,7 @@ impl BroadcastQueue {
 }
 
 /// Most broadcasts delivered as one batch: each native member gets the batch's frames for it
-/// in one `writev` instead of one `write` each.
+/// together (`writev`, up to 64 frames a call) instead of one `write` each.
 const MAX_BATCH_BROADCASTS: usize = 4096;
 
 /// A batch also ends once it holds this many deliveries, which bounds the frames queued at
@@ -199,7 +199,7 @@ impl Batch {
         }
     }
 
-    /// Writes what the batch queued on each native socket, one `writev` per socket.
+    /// Writes what the batch queued on each native socket, together.
     fn finish(&mut self) {
         for socket in self.corked.drain(..) {
             socket.uncork();
