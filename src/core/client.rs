@@ -104,8 +104,7 @@ impl Client {
                 s.emit(event, &args).map_err(engine_error)
             }
             Client::Native(s, _) => {
-                serde_json::from_str::<Vec<&serde_json::value::RawValue>>(&args.json)
-                    .map_err(|e| Undelivered::Encode(e.to_string()))?;
+                args.check().map_err(|e| Undelivered::Encode(e.to_string()))?;
                 Ok(s.send_all(&packet::event(event, &args, None))?)
             }
         }
@@ -179,7 +178,7 @@ impl Client {
                     let _ = s.clone().disconnect();
                 }
             },
-            Client::Native(s, _) => s.kill(CloseReason::TransportError),
+            Client::Native(s, _) => s.cut_off_slow(),
         }
     }
 }
@@ -220,8 +219,7 @@ impl AckReply {
                 ack.send(&args).map_err(|e| Undelivered::Encode(e.to_string()))
             }
             AckReply::Native(socket, Some(id)) => {
-                serde_json::from_str::<Vec<&serde_json::value::RawValue>>(&args.json)
-                    .map_err(|e| Undelivered::Encode(e.to_string()))?;
+                args.check().map_err(|e| Undelivered::Encode(e.to_string()))?;
                 Ok(socket.send_all(&packet::ack(id, &args))?)
             }
             AckReply::Native(_, None) => Ok(()),

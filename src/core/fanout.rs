@@ -17,7 +17,7 @@ use crate::core::{
     native::{
         packet,
         registry::Registry,
-        socket::{CloseReason, NativeSocket, SendError as NativeSendError},
+        socket::{NativeSocket, SendError as NativeSendError},
     },
 };
 
@@ -178,10 +178,7 @@ impl Batch {
                 match socket.cork(&frame) {
                     Ok(true) => self.corked.push(socket),
                     Ok(false) => {}
-                    Err(NativeSendError::Full) => {
-                        tracing::warn!(sid = %socket.id(), "send queue full: disconnecting a slow consumer");
-                        socket.kill(CloseReason::TransportError);
-                    }
+                    Err(NativeSendError::Full) => socket.cut_off_slow(),
                     Err(NativeSendError::Closed) => {}
                 }
             }

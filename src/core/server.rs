@@ -41,7 +41,10 @@ use crate::core::{
     hooks::AppHooks,
     http::HttpEntry,
     native::{
-        handshake::head_end, native_upgrade, packet, socket::CloseReason, NativeEngine, Registry,
+        handshake::head_end,
+        native_upgrade, packet,
+        socket::{CloseReason, SendError as NativeSendError},
+        NativeEngine, Registry,
     },
     payload::{OutgoingArgs, Payload},
     presence::Presence,
@@ -422,7 +425,7 @@ impl Server {
         let _entered = self.runtime.enter();
         let Some(client) = self.client(sid) else {
             // Still reject arguments that could never be sent.
-            OutgoingArgs::try_from(args)?;
+            args.check()?;
             return Ok(false);
         };
         match client.emit_args(event, args) {
@@ -446,12 +449,12 @@ impl Server {
     ) -> Result<Payload, SocketOpError> {
         match self.client(sid) {
             Some(Client::Native(socket, _)) => {
-                OutgoingArgs::try_from(args.clone())?;
+                args.check()?;
                 let (id, answer) = socket.expect_ack();
                 if let Err(error) = socket.send_all(&packet::event(event, &args, Some(id))) {
                     socket.forget_ack(id);
-                    if error == crate::core::native::socket::SendError::Full {
-                        socket.kill(CloseReason::TransportError);
+                    if error == NativeSendError::Full {
+                        socket.cut_off_slow();
                     }
                     return Err(SocketOpError::Gone);
                 }
@@ -468,7 +471,7 @@ impl Server {
                 self.engine_emit_with_ack(socket, event, args, timeout).await
             }
             None => {
-                OutgoingArgs::try_from(args)?;
+                args.check()?;
                 Err(SocketOpError::Gone)
             }
         }

@@ -61,7 +61,8 @@ struct Connection {
     incoming: Vec<Incoming>,
     stage: Stage,
     binary: Option<PendingBinary>,
-    close_code: u16,
+    /// The close code of a websocket-level protocol error, once one happened.
+    frame_error: Option<u16>,
     /// When the next heartbeat ping goes out.
     ping_at: Instant,
     /// When the unanswered ping times out.
@@ -100,7 +101,7 @@ pub async fn serve(
         incoming: Vec::new(),
         stage: Stage::AwaitingConnect,
         binary: None,
-        close_code: 1000,
+        frame_error: None,
         ping_at: now + config.ping_interval,
         pong_by: None,
         connect_by: Some(now + config.connect_timeout),
@@ -109,8 +110,8 @@ pub async fn serve(
     };
     conn.engine.registry.insert(conn.socket.clone());
     if !early.is_empty() {
-        let mut early = early.to_vec();
-        conn.decode(&mut early).await;
+        conn.feed(&mut early.to_vec());
+        conn.process().await;
     }
     conn.run().await;
 }
@@ -186,11 +187,7 @@ impl Connection {
             match self.socket.stream().try_read(&mut buffer) {
                 Ok(0) => Ok(Read::Ended),
                 Ok(n) => {
-                    if let Err(error) = self.decoder.feed(&mut buffer[..n], &mut self.incoming) {
-                        tracing::debug!(sid = %self.socket.id(), %error, "websocket protocol error");
-                        self.close_code = error.close_code();
-                        self.socket.begin_close(CloseReason::ParseError);
-                    }
+                    self.feed(&mut buffer[..n]);
                     Ok(Read::Data)
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Read::Nothing),
@@ -199,12 +196,13 @@ impl Connection {
         })
     }
 
-    async fn decode(&mut self, bytes: &mut [u8]) {
+    /// Decodes bytes from the client into `incoming`; a protocol error closes the connection.
+    fn feed(&mut self, bytes: &mut [u8]) {
         if let Err(error) = self.decoder.feed(bytes, &mut self.incoming) {
-            self.close_code = error.close_code();
+            tracing::debug!(sid = %self.socket.id(), %error, "websocket protocol error");
+            self.frame_error = Some(error.close_code());
             self.socket.begin_close(CloseReason::ParseError);
         }
-        self.process().await;
     }
 
     async fn process(&mut self) {
@@ -214,9 +212,6 @@ impl Connection {
                 break;
             }
             if let Err(reason) = self.on_message(message).await {
-                if reason == CloseReason::ParseError && self.close_code == 1000 {
-                    self.close_code = 1002;
-                }
                 self.socket.begin_close(reason);
             }
         }
@@ -286,28 +281,33 @@ impl Connection {
             SioKind::Connect => self.on_connect(packet.data).await,
             SioKind::Disconnect => Err(CloseReason::ClientDisconnect),
             _ if matches!(self.stage, Stage::AwaitingConnect) => Ok(()),
-            SioKind::Event | SioKind::Ack if packet.attachments == 0 => self.on_complete(
-                packet.kind,
-                packet.ack,
-                Payload { json: packet.data.to_owned(), binary: Vec::new() },
-            ),
             kind => {
+                // Binary events and acks are events and acks whose attachments follow.
+                let kind = if matches!(kind, SioKind::Ack | SioKind::BinaryAck) {
+                    SioKind::Ack
+                } else {
+                    SioKind::Event
+                };
+                let data = packet.data.to_owned();
+                if packet.attachments == 0 {
+                    return self.on_complete(
+                        kind,
+                        packet.ack,
+                        Payload { json: data, binary: Vec::new() },
+                    );
+                }
                 if packet.attachments > MAX_ATTACHMENTS {
                     return Err(CloseReason::ParseError);
                 }
-                let pending = PendingBinary {
-                    kind: if kind == SioKind::BinaryAck { SioKind::Ack } else { SioKind::Event },
+                let expected = packet.attachments;
+                self.binary = Some(PendingBinary {
+                    kind,
                     ack: packet.ack,
-                    data: packet.data.to_owned(),
-                    expected: packet.attachments,
+                    data,
+                    expected,
                     parts: Vec::new(),
                     bytes: 0,
-                };
-                if pending.expected == 0 {
-                    let payload = Payload { json: pending.data, binary: Vec::new() };
-                    return self.on_complete(pending.kind, pending.ack, payload);
-                }
-                self.binary = Some(pending);
+                });
                 Ok(())
             }
         }
@@ -410,7 +410,8 @@ impl Connection {
         timer.as_mut().reset(linger);
         let code = match reason {
             CloseReason::ServerClosing => 1001,
-            _ => self.close_code,
+            CloseReason::ParseError => self.frame_error.unwrap_or(1002),
+            _ => 1000,
         };
         self.socket.send_final(&frame::close(code));
         let stream = self.socket.stream();

@@ -181,6 +181,14 @@ impl NativeSocket {
         self.wake.notify_one();
     }
 
+    /// Cuts off a client that stopped reading (its send queue is full): it cannot get what
+    /// comes next, so it is disconnected (its client reconnects and re-joins) rather than
+    /// left to miss messages silently.
+    pub fn cut_off_slow(&self) {
+        tracing::warn!(sid = %self.id(), "send queue full: disconnecting a slow consumer");
+        self.kill(CloseReason::TransportError);
+    }
+
     /// Sends one frame (shared, never copied per recipient).
     pub fn send(&self, frame: &Bytes) -> Result<(), SendError> {
         self.send_all(std::slice::from_ref(frame))
@@ -277,9 +285,17 @@ impl NativeSocket {
     pub(crate) fn flush(&self) -> io::Result<bool> {
         let mut queue = lock(&self.queue);
         while !queue.frames.is_empty() {
-            let slices: Vec<IoSlice<'_>> =
-                queue.frames.iter().take(MAX_WRITE_BATCH).map(|f| IoSlice::new(f)).collect();
-            let mut written = match self.stream.try_write_vectored(&slices) {
+            let result = {
+                // On the stack: a flush runs per socket per fan-out batch.
+                let mut slices = [IoSlice::new(&[]); MAX_WRITE_BATCH];
+                let mut count = 0;
+                for (slot, frame) in slices.iter_mut().zip(queue.frames.iter()) {
+                    *slot = IoSlice::new(frame);
+                    count += 1;
+                }
+                self.stream.try_write_vectored(&slices[..count])
+            };
+            let mut written = match result {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(e) => return Err(e),
