@@ -76,9 +76,10 @@ pub fn native_upgrade(head: &[u8], path: &str, cors: &CorsPolicy) -> Option<Nati
     {
         return None;
     }
-    let origin = headers.iter().find(|h| h.name.eq_ignore_ascii_case("origin"));
-    if let Some(origin) = origin {
-        if !cors.allows(std::str::from_utf8(origin.value).ok()) {
+    // An Origin that is not text is refused on the HTTP path, as every other refused origin.
+    if let Some(origin) = headers.iter().find(|h| h.name.eq_ignore_ascii_case("origin")) {
+        let origin = std::str::from_utf8(origin.value).ok()?;
+        if !cors.allows(Some(origin)) {
             return None;
         }
     }
@@ -160,5 +161,18 @@ mod tests {
             &listed
         )
         .is_some());
+    }
+
+    #[test]
+    fn leaves_a_non_text_origin_to_the_http_path() {
+        let target = "/socket.io/?EIO=4&transport=websocket";
+        let mut head = request(target, "Origin: https://good.example~\r\n");
+        let at = head.iter().position(|&b| b == b'~').unwrap();
+        head[at] = 0xff;
+        let listed = CorsPolicy::List(vec!["https://good.example".into()]);
+        assert_eq!(native_upgrade(&head, "/socket.io", &listed), None);
+        head[at] = b'/';
+        assert_eq!(native_upgrade(&head, "/socket.io", &listed), None, "another origin");
+        assert!(native_upgrade(&head, "/socket.io", &CorsPolicy::Any).is_some());
     }
 }
