@@ -199,7 +199,7 @@ impl Batch {
     /// Writes what the batch queued on each native socket, together.
     fn finish(&mut self) {
         for socket in self.corked.drain(..) {
-            socket.uncork();
+            let _ = socket.uncork(); // a failed write has started closing the socket
         }
         if self.corked.capacity() > MAX_BATCH_DELIVERIES {
             self.corked = Vec::new();

@@ -122,11 +122,7 @@ impl Connection {
     }
 
     fn next_deadline(&self) -> Instant {
-        [Some(self.ping_at), self.pong_by, self.connect_by]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or(self.ping_at)
+        [self.pong_by, self.connect_by].into_iter().flatten().fold(self.ping_at, Instant::min)
     }
 
     async fn run(&mut self) {
@@ -395,7 +391,7 @@ impl Connection {
 
     /// Flushes what is queued, sends the close frame, and waits (briefly) for the client to
     /// close its side, so that nothing sent before is lost to a reset.
-    async fn close_gracefully(&mut self, timer: Pin<&mut Sleep>) {
+    async fn close_gracefully(&mut self, mut timer: Pin<&mut Sleep>) {
         let reason = self.socket.close_reason().unwrap_or(CloseReason::TransportClose);
         match reason {
             CloseReason::TransportError => return,
@@ -405,9 +401,7 @@ impl Connection {
             }
             _ => {}
         }
-        let linger = Instant::now() + CLOSE_LINGER;
-        let mut timer = timer;
-        timer.as_mut().reset(linger);
+        timer.as_mut().reset(Instant::now() + CLOSE_LINGER);
         let code = match reason {
             CloseReason::ServerClosing => 1001,
             CloseReason::ParseError => self.frame_error.unwrap_or(1002),
@@ -415,10 +409,7 @@ impl Connection {
         };
         self.socket.send_final(&frame::close(code));
         let stream = self.socket.stream();
-        loop {
-            if !self.socket.has_queued() {
-                break;
-            }
+        while self.socket.has_queued() {
             tokio::select! {
                 ready = stream.writable() => {
                     if ready.is_err() || self.socket.flush().is_err() { return; }

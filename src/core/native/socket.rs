@@ -1,9 +1,9 @@
 //! One client of the native engine: its TCP stream, its send queue, its channels and its
 //! pending acknowledgements. Any thread may send to it.
 //!
-//! Sending writes straight to the socket when nothing is queued (one `write` syscall, no
-//! task wake-up); only what the kernel does not take is queued, and the connection task
-//! flushes it when the socket is writable again. The queue is bounded: a client that stops
+//! Sending to an idle socket writes straight away (one `writev` syscall, no task wake-up);
+//! only what the kernel does not take stays queued, and the connection task flushes it when
+//! the socket is writable again. The queue is bounded: a client that stops
 //! reading is cut off instead of buffering without end.
 
 use std::{
@@ -25,9 +25,6 @@ use crate::core::{payload::Payload, session::SocketState};
 
 /// Most frames written in one `writev` when flushing the queue.
 const MAX_WRITE_BATCH: usize = 64;
-
-/// A queue that grew past this many slots is given back to the allocator once it empties.
-const QUEUE_KEEP_CAPACITY: usize = 16;
 
 /// Why a frame could not be sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,32 +207,19 @@ impl NativeSocket {
 
     fn write_frames(&self, frames: &[Bytes]) -> Result<(), SendError> {
         let mut queue = lock(&self.queue);
-        if !queue.frames.is_empty() {
-            if queue.frames.len() + frames.len() > self.max_queued {
-                return Err(SendError::Full);
-            }
-            queue.frames.extend(frames.iter().cloned());
-            return Ok(());
+        let idle = queue.frames.is_empty();
+        if !idle && queue.frames.len() + frames.len() > self.max_queued {
+            return Err(SendError::Full);
         }
-        for (i, frame) in frames.iter().enumerate() {
-            match self.stream.try_write(frame) {
-                Ok(n) if n == frame.len() => continue,
-                Ok(n) => queue.frames.push_back(frame.slice(n..)),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    queue.frames.push_back(frame.clone())
-                }
-                Err(_) => {
-                    drop(queue);
-                    self.begin_close(CloseReason::TransportError);
-                    return Err(SendError::Closed);
-                }
-            }
-            queue.frames.extend(frames[i + 1..].iter().cloned());
-            drop(queue);
-            self.wake.notify_one();
-            return Ok(());
+        queue.frames.extend(frames.iter().cloned());
+        drop(queue);
+        // A queue that was not empty is already being written (by a fan-out batch or the
+        // connection task); an idle one is written now.
+        if idle {
+            self.uncork()
+        } else {
+            Ok(())
         }
-        Ok(())
     }
 
     /// Queues a frame without writing it yet, so that several can go out in one `writev`
@@ -264,14 +248,19 @@ impl NativeSocket {
         Ok(queue.frames.len() == 1)
     }
 
-    /// Writes what [`NativeSocket::cork`] queued; what the kernel does not take now is left
-    /// to the connection task, which is woken for it.
-    pub fn uncork(&self) {
+    /// Writes what is queued (what [`NativeSocket::cork`] queued, or a send to an idle
+    /// socket); what the kernel does not take now is left to the connection task, which is
+    /// woken for it.
+    pub fn uncork(&self) -> Result<(), SendError> {
         match self.flush() {
-            Ok(true) => {}
-            Ok(false) => self.wake.notify_one(),
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                self.wake.notify_one();
+                Ok(())
+            }
             Err(_) => {
                 self.begin_close(CloseReason::TransportError);
+                Err(SendError::Closed)
             }
         }
     }
@@ -311,9 +300,8 @@ impl NativeSocket {
                 }
             }
         }
-        if queue.frames.capacity() > QUEUE_KEEP_CAPACITY {
-            queue.frames = VecDeque::new();
-        }
+        // An idle socket holds no queue memory (one small allocation per batch to refill).
+        queue.frames = VecDeque::new();
         Ok(true)
     }
 
