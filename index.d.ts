@@ -38,7 +38,7 @@ export declare class NativeServer {
    * Builds a server. The functions are the JS layer's dispatchers; without
    * `authenticate` every connection is anonymous.
    */
-  constructor(options: NativeServerOptions, authenticate?: ((sid: string, token: string | null) => Promise<string | null>) | undefined | null, checkAccess?: ((sid: string, category: string, id: string) => Promise<number>) | undefined | null, socketNotice?: ((kind: 'connect' | 'disconnect' | 'gone', sid: string, reason: string | null) => void) | undefined | null, event?: ((sid: string, event: string, payload: EventPayload, wantsAck: boolean) => Promise<EventPayload | null>) | undefined | null, publish?: ((sid: string, category: string, id: string, json: string) => Promise<PublishOutcome>) | undefined | null, localMembers?: ((channel: string) => string) | undefined | null)
+  constructor(options: NativeServerOptions, authenticate?: ((sid: string, token: string | null) => Promise<string | null>) | undefined | null, checkAccess?: ((sid: string, category: string, id: string) => Promise<number>) | undefined | null, socketNotice?: ((kind: 'connect' | 'disconnect' | 'gone' | 'event-timeout', sid: string, reason: string | null) => void) | undefined | null, event?: ((sid: string, event: string, payload: EventPayload, wantsAck: boolean) => Promise<EventPayload | null>) | undefined | null, publish?: ((sid: string, category: string, id: string, json: string) => Promise<PublishOutcome>) | undefined | null, localMembers?: ((channel: string) => string) | undefined | null)
   /** Standalone mode: listens on `host:port` (0 = any free port); resolves to the port. */
   listen(host: string, port: number): Promise<number>
   /**
@@ -184,6 +184,14 @@ export interface NativeServerOptions {
   maxHttpBufferSize?: number
   /** Packets one socket's send queue holds before it counts as a slow consumer, default 4096. */
   maxBufferedPackets?: number
+  /** Bytes one socket's send queue holds before it counts as a slow consumer, default 4 MiB. */
+  maxBufferedBytes?: number
+  /** Milliseconds an `onEvent` handler may run before it counts as timed out, default 10000. */
+  eventTimeoutMs?: number
+  /** App events and publishes of one socket waiting for JS at once, default 16. */
+  maxInflightEventsPerSocket?: number
+  /** JS hook calls in flight across the server, default 1024. */
+  maxPendingHookCalls?: number
   /** Initial websocket read buffer per connection in bytes, default 1024. */
   wsReadBufferSize?: number
   /** Channels one socket may be in, default 1000. */

@@ -1,8 +1,12 @@
 // Authentication: authenticate(token) runs once per connection; a throw refuses it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
 import { ServerChannel } from '../lib/index.js';
 import { startServer, connect, join } from './support/helpers.mjs';
+
+const require = createRequire(import.meta.url);
+const { AuthContexts } = require('../lib/auth-contexts.js');
 
 const users = { 'token-ann': { user: { name: 'ann' }, session: { id: 's1' }, roles: ['admin'] } };
 async function authenticate(token) {
@@ -96,4 +100,61 @@ test('without authenticate every connection is anonymous', async (t) => {
   const socket = await connect(t, url, { auth: { token: 'ignored' } });
   assert.deepEqual(await join(socket, 'open:1'), { joined: 'open:1' });
   assert.deepEqual(ctxSeen, { user: null, session: null, roles: [], channelId: '1', channel: 'open:1' });
+});
+
+/** An `authenticate` whose calls settle when the test says so: `calls[i].resolve(ctx)` / `.reject(error)`. */
+function controlledAuthenticate() {
+  const calls = [];
+  const authenticate = (token) =>
+    new Promise((resolve, reject) => {
+      calls.push({ token, resolve, reject });
+    });
+  return { authenticate, calls };
+}
+
+const anonymous = { user: null, session: null, roles: [] };
+const late = { user: { name: 'late' }, session: { id: 'old' }, roles: ['admin'] };
+
+test('a late authenticate result never becomes the context of a later attempt', async () => {
+  const { authenticate, calls } = controlledAuthenticate();
+  const contexts = new AuthContexts(authenticate, []);
+  const first = contexts.authenticate('sid1', 'slow');
+  contexts.forget('sid1'); // Rust timed out on the first attempt
+  const second = contexts.authenticate('sid1', 'refused');
+  calls[1].reject(new Error('Invalid session token'));
+  assert.equal(await second, 'Invalid session token');
+  calls[0].resolve(late);
+  assert.equal(await first, null);
+  assert.deepEqual(contexts.get('sid1'), anonymous);
+  assert.equal(contexts.size, 0);
+});
+
+test('a late result landing while a later attempt is still running is discarded too', async () => {
+  const { authenticate, calls } = controlledAuthenticate();
+  const contexts = new AuthContexts(authenticate, []);
+  const first = contexts.authenticate('sid1', 'slow');
+  contexts.forget('sid1');
+  const second = contexts.authenticate('sid1', 'refused');
+  calls[0].resolve(late);
+  await first;
+  assert.deepEqual(contexts.get('sid1'), anonymous, 'the first attempt was given up on');
+  calls[1].reject(new Error('Invalid session token'));
+  await second;
+  assert.deepEqual(contexts.get('sid1'), anonymous);
+});
+
+test('the latest attempt keeps its own context when an earlier one settles after it', async () => {
+  const { authenticate, calls } = controlledAuthenticate();
+  const contexts = new AuthContexts(authenticate, []);
+  const first = contexts.authenticate('sid1', 'slow');
+  contexts.forget('sid1');
+  const second = contexts.authenticate('sid1', 'good');
+  const fresh = { user: { name: 'ann' }, session: { id: 'new' }, roles: [] };
+  calls[1].resolve(fresh);
+  assert.equal(await second, null);
+  calls[0].resolve(late);
+  await first;
+  assert.equal(contexts.get('sid1'), fresh);
+  contexts.forget('sid1');
+  assert.deepEqual(contexts.get('sid1'), anonymous);
 });

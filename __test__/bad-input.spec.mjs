@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
+import WebSocket from 'ws';
 import { ServerChannel } from '../lib/index.js';
 import { startServer, connect, join, waitFor, collect, eventually, sleep } from './support/helpers.mjs';
 import { rawSocket, closesWithin } from './support/raw.mjs';
@@ -150,3 +151,30 @@ test('a client that stops reading is cut off; others keep receiving everything',
   slow.resume();
   await eventually(() => slowClosed, 10000, 'the slow client to be cut off');
 });
+
+/**
+ * Opens a websocket with `origin` and resolves with how the upgrade went:
+ * `{ status }` from a refused upgrade, or `{ open: true }`.
+ */
+function upgradeFrom(t, url, origin) {
+  const ws = new WebSocket(`${url.replace('http', 'ws')}/socket.io/?EIO=4&transport=websocket`, { origin });
+  t.after(() => ws.terminate());
+  return new Promise((resolve, reject) => {
+    ws.on('unexpected-response', (req, res) => {
+      resolve({ status: res.statusCode });
+      req.destroy();
+    });
+    ws.on('open', () => resolve({ open: true }));
+    ws.on('error', (error) => reject(error));
+  });
+}
+
+for (const standalone of [false, true]) {
+  const mode = standalone ? 'standalone' : 'attach mode';
+  test(`a websocket upgrade from an origin not in cors.origin gets HTTP 403 (${mode})`, async (t) => {
+    const { url, stillServed } = await setup(t, { standalone, cors: { origin: 'https://ok.example' } });
+    assert.deepEqual(await upgradeFrom(t, url, 'https://evil.example'), { status: 403 });
+    assert.deepEqual(await upgradeFrom(t, url, 'https://ok.example'), { open: true });
+    await stillServed();
+  });
+}

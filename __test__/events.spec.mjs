@@ -1,6 +1,7 @@
 // Bidirectional messaging: client events with acks, socket handles, server-side emits.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
 import { ServerChannel } from '../lib/index.js';
 import { startServer, connect, join, waitFor, fires, sleep, eventually } from './support/helpers.mjs';
 
@@ -214,4 +215,51 @@ test('a handler returning nothing sends an empty acknowledgement', async (t) => 
   const client = await connect(t, url);
   const args = await new Promise((resolve) => client.emit('fireAndAck', (...a) => resolve(a)));
   assert.deepEqual(args, []);
+});
+
+const require = createRequire(import.meta.url);
+const { SocketEvents } = require('../lib/socket-events.js');
+const { AuthContexts } = require('../lib/auth-contexts.js');
+
+const timeoutMessage = (event, ms) =>
+  `onEvent handler for "${event}" did not settle within ${ms} ms; no acknowledgement was sent. ` +
+  'Make the handler settle faster or raise eventTimeoutMs';
+
+test("an 'event-timeout' notice reaches onError as MNW_EVENT_TIMEOUT with the socket and event", () => {
+  const native = { setSocketNotices() {}, setEventRoute() {}, rooms: (sid) => (sid === 'live' ? ['live'] : null) };
+  const events = new SocketEvents(new AuthContexts(null, []), { eventTimeoutMs: 250 });
+  events.bind(native);
+  const reported = [];
+  events.onError((error, context) => reported.push({ error, context }));
+  events.socketNotice('connect', 'live');
+  events.socketNotice('event-timeout', 'live', 'slowQuery');
+  events.socketNotice('event-timeout', 'departed', 'slowQuery');
+  assert.equal(reported.length, 2);
+  for (const [i, sid] of ['live', 'departed'].entries()) {
+    const { error, context } = reported[i];
+    assert.ok(error instanceof Error);
+    assert.equal(error.code, 'MNW_EVENT_TIMEOUT');
+    assert.equal(error.message, timeoutMessage('slowQuery', 250));
+    assert.equal(context.event, 'slowQuery');
+    assert.equal(context.socket.id, sid);
+  }
+  assert.equal(reported[0].context.socket, events.get('live'), 'the live handle');
+  assert.equal(reported[1].context.socket.connected, false, 'a detached handle for a socket already gone');
+});
+
+test('an onEvent handler that outlives eventTimeoutMs sends no ack and reaches onError', async (t) => {
+  const { url, server } = await startServer(t, { eventTimeoutMs: 200 });
+  const reported = [];
+  server.onError((error, { socket, event }) => {
+    reported.push({ code: error.code, message: error.message, event, id: socket.id });
+  });
+  server.onEvent('hang', () => new Promise(() => {}));
+  server.onEvent('ok', () => 'still here');
+  const client = await connect(t, url);
+  await assert.rejects(client.timeout(1000).emitWithAck('hang'), /operation has timed out/);
+  await eventually(() => reported.length === 1, 3000, 'the event-timeout report');
+  assert.deepEqual(reported, [
+    { code: 'MNW_EVENT_TIMEOUT', message: timeoutMessage('hang', 200), event: 'hang', id: client.id },
+  ]);
+  assert.equal(await client.emitWithAck('ok'), 'still here');
 });

@@ -2,7 +2,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { createRequire } from 'node:module';
 import { ServerChannel, Module, startWebsocketServer } from '../lib/index.js';
+
+const require = createRequire(import.meta.url);
+const { normalizeOptions } = require('../lib/options.js');
 
 const cases = [
   ['options not an object', 'nope', 'startWebsocketServer(): options must be an object, got the string "nope"'],
@@ -18,6 +22,14 @@ const cases = [
   ['presence timeout', { presenceTimeoutMs: '5s' }, 'startWebsocketServer(): options.presenceTimeoutMs must be an integer from 1 to 2147483647, got the string "5s"'],
   ['read buffer', { wsReadBufferSize: 16 }, 'startWebsocketServer(): options.wsReadBufferSize must be an integer from 64 to 16777216, got number 16'],
   ['heartbeat', { heartbeatIntervalMs: -1 }, 'startWebsocketServer(): options.heartbeatIntervalMs must be an integer from 1 to 2147483647, got number -1'],
+  ['send queue in bytes', { maxBufferedBytes: 512 }, 'startWebsocketServer(): options.maxBufferedBytes must be an integer from 1024 to 2147483647, got number 512'],
+  ['send queue over 2 GiB', { maxBufferedBytes: 2 ** 31 }, 'startWebsocketServer(): options.maxBufferedBytes must be an integer from 1024 to 2147483647, got number 2147483648'],
+  ['event timeout', { eventTimeoutMs: 0 }, 'startWebsocketServer(): options.eventTimeoutMs must be an integer from 1 to 2147483647, got number 0'],
+  ['event timeout type', { eventTimeoutMs: '10s' }, 'startWebsocketServer(): options.eventTimeoutMs must be an integer from 1 to 2147483647, got the string "10s"'],
+  ['in-flight events', { maxInflightEventsPerSocket: 65536 }, 'startWebsocketServer(): options.maxInflightEventsPerSocket must be an integer from 1 to 65535, got number 65536'],
+  ['in-flight events zero', { maxInflightEventsPerSocket: 0 }, 'startWebsocketServer(): options.maxInflightEventsPerSocket must be an integer from 1 to 65535, got number 0'],
+  ['pending hook calls', { maxPendingHookCalls: 1.5 }, 'startWebsocketServer(): options.maxPendingHookCalls must be an integer from 1 to 1000000, got number 1.5'],
+  ['pending hook calls over 1e6', { maxPendingHookCalls: 1e6 + 1 }, 'startWebsocketServer(): options.maxPendingHookCalls must be an integer from 1 to 1000000, got number 1000001'],
   [
     'duplicate categories',
     { channels: [new ServerChannel('chat'), new ServerChannel('chat')] },
@@ -38,8 +50,14 @@ test('ServerChannel validates its category and access check', () => {
   });
   assert.throws(() => new ServerChannel('a:b'), {
     name: 'TypeError',
-    message: /category must be 1 to 128 bytes without ':'/,
+    message: /category must be 1 to 254 bytes without ':'/,
   });
+  assert.throws(() => new ServerChannel('c'.repeat(255)), {
+    name: 'TypeError',
+    message:
+      /category must be 1 to 254 bytes without ':' \(the separator before the id; a channel name `category:id` is at most 256 bytes\)/,
+  });
+  assert.equal(new ServerChannel('c'.repeat(254)).category.length, 254);
   assert.throws(() => new ServerChannel('chat', 'yes'), {
     name: 'TypeError',
     message:
@@ -66,4 +84,39 @@ test('channels come from modules and the channels option together', async (t) =>
   t.after(() => server.close());
   a.broadcast('1', 'ok');
   b.broadcast('1', 'ok');
+});
+
+test('the hardening limits reach the native options; unset ones keep the native defaults', () => {
+  const limits = {
+    maxBufferedBytes: 1024,
+    eventTimeoutMs: 1,
+    maxInflightEventsPerSocket: 65535,
+    maxPendingHookCalls: 1e6,
+  };
+  const { nativeOptions } = normalizeOptions({ port: 0, ...limits });
+  assert.deepEqual(Object.fromEntries(Object.keys(limits).map((key) => [key, nativeOptions[key]])), limits);
+  const defaults = normalizeOptions({ port: 0 }).nativeOptions;
+  for (const key of Object.keys(limits)) assert.equal(defaults[key], undefined, key);
+});
+
+test('a server starts with every hardening limit set', async (t) => {
+  const server = await startWebsocketServer({
+    host: '127.0.0.1',
+    port: 0,
+    maxBufferedBytes: 4 * 1024 * 1024,
+    eventTimeoutMs: 10000,
+    maxInflightEventsPerSocket: 16,
+    maxPendingHookCalls: 1024,
+  });
+  t.after(() => server.close());
+  assert.ok(server.port > 0);
+});
+
+test('a category the native side refuses rejects with MNW_INVALID_OPTION', async () => {
+  const channels = [new ServerChannel('bad\ncategory')];
+  await assert.rejects(startWebsocketServer({ host: '127.0.0.1', port: 0, channels }), {
+    name: 'TypeError',
+    code: 'MNW_INVALID_OPTION',
+    message: /^startWebsocketServer\(\): channel category .* is invalid: .*control characters/,
+  });
 });

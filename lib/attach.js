@@ -9,8 +9,9 @@ const { debug } = require('./log');
  * - WebSocket upgrades (Unix, plain TCP): the socket's file descriptor is handed to Rust with
  *   the request head replayed, so frames never pass through JS.
  * - Long-polling requests: forwarded as one async call per request.
- * - Upgrades on a TLS server or on Windows, where no plain descriptor exists: the bytes are
- *   bridged through JS (correct, slower).
+ * - Upgrades on a TLS server, on a server listening on a Unix socket path (the native side
+ *   adopts TCP descriptors only) or on Windows, where no plain TCP descriptor exists: the
+ *   bytes are bridged through JS (correct, slower).
  */
 function attach(httpServer, native, { path, maxHttpBufferSize }) {
   const matches = (url) => {
@@ -54,10 +55,18 @@ function requestHead(req) {
   return Buffer.from(`${head}\r\n`, 'latin1');
 }
 
+/**
+ * Whether `socket` is a plain TCP connection whose descriptor the native side can adopt.
+ * A Unix-socket (pipe) connection has no remote family or address.
+ */
+function isPlainTcp(socket) {
+  return !socket.encrypted && process.platform !== 'win32' && typeof socket.remoteFamily === 'string';
+}
+
 function handOver(native, req, socket, head) {
   const handle = socket._handle;
   const fd = handle && typeof handle.fd === 'number' ? handle.fd : -1;
-  if (fd < 0 || socket.encrypted || process.platform === 'win32') {
+  if (fd < 0 || !isPlainTcp(socket)) {
     bridge(native, req, socket, head);
     return;
   }

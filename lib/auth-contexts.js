@@ -14,7 +14,9 @@ const ACCESS = Object.freeze({ ALLOWED: 0, DENIED: 1, FAILED: 2 });
  */
 class AuthContexts {
   #contexts = new Map();
-  #pending = new Set();
+  /** sid → the attempt number of its latest `authenticate` call still awaited. */
+  #attempts = new Map();
+  #nextAttempt = 0;
   #authenticate;
   #checks;
   #publishers;
@@ -35,26 +37,38 @@ class AuthContexts {
     return this.#contexts.get(sid) ?? ANONYMOUS;
   }
 
-  /** `(sid, token) => Promise<null | message>`: never rejects. */
+  /**
+   * `(sid, token) => Promise<null | message>`: never rejects. A connection may send CONNECT
+   * several times; each call is an attempt, and only the latest one of a live connection may
+   * store its context. A late result of an attempt Rust gave up on (timeout, then `forget`,
+   * then another CONNECT) is discarded, so it never becomes another attempt's context.
+   */
   authenticate = async (sid, token) => {
-    this.#pending.add(sid);
+    const attempt = ++this.#nextAttempt;
+    this.#attempts.set(sid, attempt);
     try {
       const context = await this.#authenticate(token);
+      const current = this.#settle(sid, attempt);
       if (context === null || typeof context !== 'object') {
         debug('authenticate returned %s instead of { user, session, roles }', typeof context);
-        this.#pending.delete(sid);
         return 'Authentication failed';
       }
-      // Rust gave up on this connection meanwhile (timeout, disconnect): keep nothing.
-      if (this.#pending.delete(sid)) this.#contexts.set(sid, context);
+      if (current) this.#contexts.set(sid, context);
       return null;
     } catch (error) {
-      this.#pending.delete(sid);
+      this.#settle(sid, attempt);
       const message = error instanceof Error ? error.message : String(error);
       debug('authenticate refused %s: %s', sid, message);
       return message || 'Authentication failed';
     }
   };
+
+  /** Ends `attempt` of `sid`; whether it was still the current one (not superseded, not forgotten). */
+  #settle(sid, attempt) {
+    if (this.#attempts.get(sid) !== attempt) return false;
+    this.#attempts.delete(sid);
+    return true;
+  }
 
   /** `(sid, category, id) => Promise<ACCESS.*>`: never rejects. */
   checkAccess = async (sid, category, id) => {
@@ -101,7 +115,7 @@ class AuthContexts {
 
   /** `(sid) => void`: the connection is gone. */
   forget = (sid) => {
-    this.#pending.delete(sid);
+    this.#attempts.delete(sid);
     this.#contexts.delete(sid);
   };
 }

@@ -15,6 +15,7 @@ const codes = Object.freeze({
   SOCKET_GONE: 'MNW_SOCKET_GONE',
   ADAPTER_FAILED: 'MNW_ADAPTER_FAILED',
   ACK_TIMEOUT: 'MNW_ACK_TIMEOUT',
+  EVENT_TIMEOUT: 'MNW_EVENT_TIMEOUT',
 });
 
 /** A TypeError for a wrong argument or option, with a stable `code`. */

@@ -134,7 +134,10 @@ export interface SocketEventHandlers<Self> {
    * server.onEvent('subscribeLiveQuery', (socket, { queryId }) => ({ ok: true }));
    */
   onEvent(event: string, handler: (socket: SocketHandle, ...args: any[]) => unknown): Self;
-  /** Receives errors thrown by handlers (default: a log line). */
+  /**
+   * Receives errors thrown by handlers, and `MNW_EVENT_TIMEOUT` errors for `onEvent` handlers
+   * that did not settle within `eventTimeoutMs` (default: a log line).
+   */
   onError(handler: (error: unknown, context: { socket?: SocketHandle; event?: string }) => void): Self;
 }
 
@@ -178,6 +181,23 @@ export interface CommonOptions {
   maxHttpBufferSize?: number;
   /** Packets one socket's send queue holds; a client that lets it fill is disconnected. Default 4096. */
   maxBufferedPackets?: number;
+  /**
+   * Bytes one socket's send queue holds (1024 to 2^31-1); a client whose queue would pass it is
+   * disconnected. Default 4194304 (4 MiB).
+   */
+  maxBufferedBytes?: number;
+  /**
+   * Milliseconds an `onEvent` handler may run; then no ack is sent and `onError` gets an error
+   * with code `MNW_EVENT_TIMEOUT`. Default 10000.
+   */
+  eventTimeoutMs?: number;
+  /**
+   * App events and publishes of one socket waiting for JS at once (1 to 65535); at the cap the
+   * server stops reading that socket. Default 16.
+   */
+  maxInflightEventsPerSocket?: number;
+  /** JS hook calls in flight across the server (1 to 1e6); beyond it, callers wait. Default 1024. */
+  maxPendingHookCalls?: number;
   /**
    * Initial websocket read buffer per connection, in bytes (64 to 16 MiB); it grows for larger
    * messages. Smaller saves memory per idle socket, larger reads big uploads in fewer calls. Default 1024.
@@ -270,4 +290,5 @@ export declare const errorCodes: Readonly<{
   NATIVE_BINDING_MISSING: 'MNW_NATIVE_BINDING_MISSING';
   SOCKET_GONE: 'MNW_SOCKET_GONE';
   ACK_TIMEOUT: 'MNW_ACK_TIMEOUT';
+  EVENT_TIMEOUT: 'MNW_EVENT_TIMEOUT';
 }>;

@@ -118,6 +118,27 @@ function adapterOptions(opts, where = 'startWebsocketServer()') {
 }
 
 /**
+ * The limits that bound what one client (or a slow app) can make the server hold, in the
+ * native options' camelCase names; `undefined` leaves the native default:
+ * - `maxBufferedBytes` (default 4 MiB): a socket's send queue in bytes; a client whose queue
+ *   would pass it is disconnected.
+ * - `eventTimeoutMs` (default 10000): how long an `onEvent` handler may run; then no ack is
+ *   sent and `onError` gets `MNW_EVENT_TIMEOUT`.
+ * - `maxInflightEventsPerSocket` (default 16): app events and publishes of one socket waiting
+ *   for JS; at the cap the server stops reading that socket.
+ * - `maxPendingHookCalls` (default 1024): JS hook calls in flight across the server; beyond
+ *   it, producers wait.
+ */
+function hardeningLimits(opts) {
+  return {
+    maxBufferedBytes: optionalInteger(opts, 'maxBufferedBytes', 1024, 2 ** 31 - 1),
+    eventTimeoutMs: optionalInteger(opts, 'eventTimeoutMs', 1, 2 ** 31 - 1),
+    maxInflightEventsPerSocket: optionalInteger(opts, 'maxInflightEventsPerSocket', 1, 65535),
+    maxPendingHookCalls: optionalInteger(opts, 'maxPendingHookCalls', 1, 1e6),
+  };
+}
+
+/**
  * Validates the options of `startWebsocketServer` up front and returns the normalized form:
  * `{ httpServer, port, host, channels, authenticate, nativeOptions }`.
  */
@@ -180,6 +201,7 @@ function normalizeOptions(opts) {
       presenceTimeoutMs: optionalInteger(opts, 'presenceTimeoutMs', 1, 2 ** 31 - 1),
       heartbeatIntervalMs: optionalInteger(opts, 'heartbeatIntervalMs', 1, 2 ** 31 - 1),
       heartbeatTimeoutMs: optionalInteger(opts, 'heartbeatTimeoutMs', 1, 2 ** 31 - 1),
+      ...hardeningLimits(opts),
     },
   };
 }

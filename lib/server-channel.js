@@ -3,8 +3,16 @@
 const { codes, typeError, runtimeError, describe } = require('./errors');
 const { serialize } = require('./json');
 
-/** Longest category, in bytes, leaving room for `:id` within the 256-byte channel limit. */
-const MAX_CATEGORY_BYTES = 128;
+/**
+ * Longest channel name (`category:id`), in bytes. The native side owns channel-name rules
+ * (`Config::max_channel_name_len`, the same 256); a `ServerChannel` exists before any server,
+ * so its constructor checks this one number early. Anything else the native side refuses
+ * (control characters, say) rejects `startWebsocketServer` with `MNW_INVALID_OPTION`.
+ */
+const MAX_CHANNEL_NAME_BYTES = 256;
+
+/** Longest category: room for `:` and a one-byte id within `MAX_CHANNEL_NAME_BYTES`. */
+const MAX_CATEGORY_BYTES = MAX_CHANNEL_NAME_BYTES - 2;
 
 /** Throws a TypeError unless `category` can name channels (`category:id`). */
 function validateCategory(category, where) {
@@ -14,7 +22,8 @@ function validateCategory(category, where) {
   if (category.length === 0 || category.includes(':') || Buffer.byteLength(category) > MAX_CATEGORY_BYTES) {
     throw typeError(
       codes.INVALID_ARGUMENT,
-      `${where}: category must be 1 to ${MAX_CATEGORY_BYTES} bytes without ':' (the separator before the id), got ${describe(category)}`,
+      `${where}: category must be 1 to ${MAX_CATEGORY_BYTES} bytes without ':' (the separator before the id; ` +
+        `a channel name \`category:id\` is at most ${MAX_CHANNEL_NAME_BYTES} bytes), got ${describe(category)}`,
     );
   }
 }

@@ -154,24 +154,39 @@ class WebsocketServer {
 }
 
 /**
+ * Creates the native server. The native side owns the rules it shares with JS (channel
+ * names, option ranges it checks again): an option it refuses becomes `MNW_INVALID_OPTION`.
+ */
+function createNative(options, contexts, events, answerPresence) {
+  try {
+    return new NativeServer(
+      options.nativeOptions,
+      options.authenticate ? contexts.authenticate : null,
+      contexts.checkAccess,
+      events.socketNotice,
+      events.event,
+      contexts.publish,
+      answerPresence,
+    );
+  } catch (cause) {
+    if (cause.code !== 'InvalidArg') throw cause;
+    const error = typeError(codes.INVALID_OPTION, `startWebsocketServer(): ${cause.message}`);
+    error.cause = cause;
+    throw error;
+  }
+}
+
+/**
  * Starts the native websocket server, attached to `httpServer` or listening on `port`.
  * Rejects with a TypeError for invalid options (nothing is started then).
  */
 async function startWebsocketServer(opts = {}) {
   const options = normalizeOptions(opts);
   const contexts = new AuthContexts(options.authenticate, options.channels);
-  const events = new SocketEvents(contexts);
+  const events = new SocketEvents(contexts, { eventTimeoutMs: options.nativeOptions.eventTimeoutMs });
   // Other instances' presence queries need `native` itself, which exists only after this call.
   let answerPresence = () => '[]';
-  const native = new NativeServer(
-    options.nativeOptions,
-    options.authenticate ? contexts.authenticate : null,
-    contexts.checkAccess,
-    events.socketNotice,
-    events.event,
-    contexts.publish,
-    (channel) => answerPresence(channel),
-  );
+  const native = createNative(options, contexts, events, (channel) => answerPresence(channel));
   answerPresence = presenceLookup(native, contexts);
   events.bind(native);
   if (options.adapter) {

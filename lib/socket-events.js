@@ -1,11 +1,22 @@
 'use strict';
 
-const { codes, typeError, describe } = require('./errors');
+const { codes, typeError, runtimeError, describe } = require('./errors');
 const { SocketHandle, checkEvent } = require('./socket-handle');
 const { deconstruct, reconstruct } = require('./payload');
+const { PROTOCOL_EVENTS } = require('./protocol');
 
-/** Client events the channel protocol owns; `onEvent` cannot take them over. */
-const PROTOCOL_EVENTS = new Set(['joinChannel', 'leaveChannel', 'publish']);
+/**
+ * The error `onError` handlers get when an `onEvent` handler for `event` outlived the
+ * server's `eventTimeoutMs` (`timeoutMs` when the app set it; the native side owns the default).
+ */
+function eventTimeoutError(event, timeoutMs) {
+  const limit = timeoutMs === undefined ? 'eventTimeoutMs' : `${timeoutMs} ms`;
+  return runtimeError(
+    codes.EVENT_TIMEOUT,
+    `onEvent handler for "${event}" did not settle within ${limit}; no acknowledgement was sent. ` +
+      'Make the handler settle faster or raise eventTimeoutMs',
+  );
+}
 
 function defaultErrorHandler(error, { event }) {
   const where = event ? `handler for "${event}"` : 'connection handler';
@@ -25,9 +36,12 @@ class SocketEvents {
   #disconnect = [];
   #events = new Map();
   #errors = [];
+  #eventTimeoutMs;
 
-  constructor(contexts) {
+  /** `eventTimeoutMs` is the server's option (only used in timeout messages). */
+  constructor(contexts, { eventTimeoutMs } = {}) {
     this.#contexts = contexts;
+    this.#eventTimeoutMs = eventTimeoutMs;
   }
 
   /** @internal Connects the dispatcher to its native server. */
@@ -125,17 +139,28 @@ class SocketEvents {
     return this.#handles.get(sid);
   }
 
-  /** Dispatcher: `(kind, sid, reason)` from Rust, in order for each connection. */
+  /**
+   * Dispatcher: `(kind, sid, reason)` from Rust, in order for each connection. Kinds:
+   * `connect`; `disconnect` (reason: socket.io's); `event-timeout` (reason: the event whose
+   * `onEvent` handler outlived `eventTimeoutMs`); `gone` (the connection's state is dropped).
+   */
   socketNotice = (kind, sid, reason) => {
     if (kind === 'connect') {
       this.#handle(sid, true);
     } else if (kind === 'disconnect') {
       this.#gone(sid, reason ?? 'transport close');
+    } else if (kind === 'event-timeout') {
+      this.#eventTimedOut(sid, reason ?? '');
     } else {
       this.#gone(sid, 'transport close');
       this.#contexts.forget(sid);
     }
   };
+
+  #eventTimedOut(sid, event) {
+    const socket = this.#handle(sid);
+    this.#report(eventTimeoutError(event, this.#eventTimeoutMs), { socket, event });
+  }
 
   #gone(sid, reason) {
     const socket = this.#handles.get(sid);

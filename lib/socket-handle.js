@@ -2,18 +2,16 @@
 
 const { codes, typeError, runtimeError, describe } = require('./errors');
 const { deconstruct, reconstruct } = require('./payload');
+const { RESERVED_EVENTS } = require('./protocol');
 
 /** Default time `emitWithAck` waits for the client's acknowledgement. */
 const DEFAULT_ACK_TIMEOUT_MS = 10000;
-
-/** Event names a server cannot emit or handle: socket.io's reserved names. */
-const RESERVED = new Set(['connect', 'connect_error', 'disconnect', 'disconnecting', 'newListener', 'removeListener']);
 
 function checkEvent(event, where) {
   if (typeof event !== 'string' || event.length === 0) {
     throw typeError(codes.INVALID_ARGUMENT, `${where}: event must be a non-empty string, got ${describe(event)}`);
   }
-  if (RESERVED.has(event)) {
+  if (RESERVED_EVENTS.has(event)) {
     throw typeError(codes.INVALID_ARGUMENT, `${where}: "${event}" is a reserved socket.io event name; pick another`);
   }
 }
@@ -141,4 +139,4 @@ function gone(id) {
   return runtimeError(codes.SOCKET_GONE, `socket ${id} has disconnected; its handle can no longer send`);
 }
 
-module.exports = { SocketHandle, checkEvent, RESERVED };
+module.exports = { SocketHandle, checkEvent };

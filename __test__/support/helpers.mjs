@@ -94,8 +94,11 @@ export function join(socket, channel, ms = 3000) {
     const onJoined = (name) => {
       if (name === channel) done(resolve, { joined: name });
     };
+    // The server names the channel only when it can echo it (a string within the length limit).
     const onError = (payload) => {
-      if (JSON.stringify(payload.channel) === JSON.stringify(channel)) done(resolve, { error: payload });
+      if (payload.channel === null || JSON.stringify(payload.channel) === JSON.stringify(channel)) {
+        done(resolve, { error: payload });
+      }
     };
     function done(fn, value) {
       clearTimeout(timer);

@@ -26,7 +26,11 @@ const ROOMS = Object.freeze([
 /** Longest name and message text, in characters; longest request body, in bytes. */
 const LIMITS = Object.freeze({ name: 32, text: 500, body: 4096 });
 
-/** How often the online counts are recomputed, in ms (broadcast only when they change). */
+/**
+ * How often the online counts are recomputed, in ms (broadcast only when they change). Also
+ * how long `GET /api/rooms` reuses the last counts: each recount is a presence query per room
+ * that every instance of a cluster answers, so requests must not trigger one each.
+ */
 const PRESENCE_POLL_MS = 1000;
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -68,6 +72,25 @@ function validateMessage(body, token) {
   if (text.length < 1 || text.length > LIMITS.text) return { status: 400, error: `text must be 1 to ${LIMITS.text} characters` };
   if (room.adminOnly && !authenticate(token).roles.includes('admin')) return { status: 403, error: 'only admins can post here' };
   return { room, name, text };
+}
+
+/**
+ * Wraps `fetch` (a function returning a Promise) so that at most one call is in flight and
+ * its result is shared: `get()` reuses a result younger than `ttlMs` (counted from the start
+ * of its fetch), `refresh()` fetches again unless a fetch is already running.
+ */
+function shared(fetch, ttlMs) {
+  let latest = null;
+  const running = () => latest !== null && !latest.settled;
+  const refresh = () => {
+    if (running()) return latest.promise;
+    const entry = { at: Date.now(), settled: false, promise: null };
+    entry.promise = fetch().finally(() => (entry.settled = true));
+    latest = entry;
+    return entry.promise;
+  };
+  const get = () => (latest !== null && Date.now() - latest.at < ttlMs ? latest.promise : refresh());
+  return { get, refresh };
 }
 
 function sendJson(res, status, value) {
@@ -115,11 +138,12 @@ async function startDemo({ port = 0, host } = {}) {
     }
     return counts;
   }
+  const roomCounts = shared(onlineCounts, PRESENCE_POLL_MS);
 
   async function handleApi(req, res, pathname) {
     if (pathname === '/api/rooms' && req.method === 'GET') {
-      const counts = await onlineCounts();
-      return sendJson(res, 200, { rooms: ROOMS.map((room) => ({ ...room, online: counts[room.id] })) });
+      const online = await roomCounts.get();
+      return sendJson(res, 200, { rooms: ROOMS.map((room) => ({ ...room, online: online[room.id] })) });
     }
     if (pathname === '/api/messages' && req.method === 'POST') {
       const token = (req.headers.authorization || '').replace(/^Bearer /, '') || null;
@@ -158,11 +182,11 @@ async function startDemo({ port = 0, host } = {}) {
 
   let last = '';
   const poller = setInterval(async () => {
-    const counts = await onlineCounts();
-    const json = JSON.stringify(counts);
+    const latest = await roomCounts.refresh();
+    const json = JSON.stringify(latest);
     if (json === last || websockets.closed) return;
     try {
-      presence.broadcast('rooms', counts);
+      presence.broadcast('rooms', latest);
       last = json;
     } catch (error) {
       console.error(`[demo] presence broadcast failed: ${error.message}`);

@@ -70,9 +70,10 @@ pub type CheckAccessFn = ThreadsafeFunction<
     true,
 >;
 
-/// `(kind, sid, reason)`: `'connect'`, `'disconnect'` (with socketioxide's reason) or `'gone'`
-/// (nothing of the connection is left: forget its auth context). One function carries all
-/// three so JS sees them in order.
+/// `(kind, sid, reason)`: `'connect'`, `'disconnect'` (with socket.io's reason), `'gone'`
+/// (nothing of the connection is left: forget its auth context) or `'event-timeout'` (with
+/// the event whose `onEvent` handler did not settle in time). One function carries them all
+/// so JS sees them in order.
 pub type SocketNoticeFn = ThreadsafeFunction<
     FnArgs<(String, String, Option<String>)>,
     (),
@@ -205,6 +206,7 @@ impl AppHooks for JsHooks {
         let args = match notice {
             SocketNotice::Connected => ("connect".to_owned(), sid, None),
             SocketNotice::Disconnected(reason) => ("disconnect".to_owned(), sid, Some(reason)),
+            SocketNotice::EventTimedOut(event) => ("event-timeout".to_owned(), sid, Some(event)),
         };
         callback.call(FnArgs::from(args), ThreadsafeFunctionCallMode::NonBlocking);
     }

@@ -9,8 +9,7 @@ use crate::{
     binding::errors::invalid_arg,
     core::{
         channel::validate_category,
-        config::{ChannelSpec, Config, CorsPolicy, Transports},
-        presence::PresenceTiming,
+        config::{ChannelSpec, Config, CorsPolicy, PresenceTiming, Transports},
     },
 };
 
@@ -51,6 +50,14 @@ pub struct JsServerOptions {
     pub max_http_buffer_size: Option<u32>,
     /// Packets one socket's send queue holds before it counts as a slow consumer, default 4096.
     pub max_buffered_packets: Option<u32>,
+    /// Bytes one socket's send queue holds before it counts as a slow consumer, default 4 MiB.
+    pub max_buffered_bytes: Option<u32>,
+    /// Milliseconds an `onEvent` handler may run before it counts as timed out, default 10000.
+    pub event_timeout_ms: Option<u32>,
+    /// App events and publishes of one socket waiting for JS at once, default 16.
+    pub max_inflight_events_per_socket: Option<u32>,
+    /// JS hook calls in flight across the server, default 1024.
+    pub max_pending_hook_calls: Option<u32>,
     /// Initial websocket read buffer per connection in bytes, default 1024.
     pub ws_read_buffer_size: Option<u32>,
     /// Channels one socket may be in, default 1000.
@@ -147,6 +154,22 @@ impl TryFrom<JsServerOptions> for Config {
                 options.max_buffered_packets,
                 defaults.max_buffered_packets,
                 "maxBufferedPackets",
+            )?,
+            max_buffered_bytes: count(
+                options.max_buffered_bytes,
+                defaults.max_buffered_bytes,
+                "maxBufferedBytes",
+            )?,
+            event_timeout: millis(options.event_timeout_ms, defaults.event_timeout),
+            max_inflight_events_per_socket: count(
+                options.max_inflight_events_per_socket,
+                defaults.max_inflight_events_per_socket,
+                "maxInflightEventsPerSocket",
+            )?,
+            max_pending_hook_calls: count(
+                options.max_pending_hook_calls,
+                defaults.max_pending_hook_calls,
+                "maxPendingHookCalls",
             )?,
             ws_read_buffer_size: count(
                 options.ws_read_buffer_size,

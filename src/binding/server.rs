@@ -80,7 +80,7 @@ impl JsNativeServer {
         )]
         check_access: Option<CheckAccessFn>,
         #[napi(
-            ts_arg_type = "((kind: 'connect' | 'disconnect' | 'gone', sid: string, reason: string | null) => void) | undefined | null"
+            ts_arg_type = "((kind: 'connect' | 'disconnect' | 'gone' | 'event-timeout', sid: string, reason: string | null) => void) | undefined | null"
         )]
         socket_notice: Option<SocketNoticeFn>,
         #[napi(

@@ -1,17 +1,11 @@
-//! This instance's place in the cluster: its id, the adapter that currently reaches the
-//! other instances, and the routing of what they send (broadcasts to the fan-out, presence
-//! messages to [`Presence`]).
+//! This instance's place in the cluster: its id and the adapter that currently reaches the
+//! other instances. Everything that publishes (broadcasts, presence) goes through it.
 
 use std::sync::{Arc, RwLock};
 
 use serde_json::value::RawValue;
-use tokio::sync::mpsc;
 
-use crate::core::{
-    adapter::{local::LocalAdapter, Adapter, ClusterMessage, MessageKind},
-    fanout::Broadcaster,
-    presence::Presence,
-};
+use crate::core::adapter::{local::LocalAdapter, Adapter, ClusterMessage, MessageKind};
 
 /// The adapter in use and this instance's id. Shared by everything that publishes.
 pub struct ClusterLink {
@@ -42,29 +36,6 @@ impl ClusterLink {
         let message = ClusterMessage { origin: self.origin.clone(), kind, channel, data };
         if let Ok(adapter) = self.adapter.read() {
             adapter.publish(message);
-        }
-    }
-}
-
-/// Routes other instances' messages until `incoming` closes or the fan-out stops.
-pub async fn route_incoming(
-    mut incoming: mpsc::Receiver<ClusterMessage>,
-    origin: Arc<str>,
-    broadcaster: Arc<Broadcaster>,
-    presence: Arc<Presence>,
-    max_channel_len: usize,
-) {
-    while let Some(message) = incoming.recv().await {
-        if message.origin == origin {
-            continue;
-        }
-        match message.kind {
-            MessageKind::Broadcast => {
-                if !broadcaster.deliver_remote(message, max_channel_len).await {
-                    return;
-                }
-            }
-            MessageKind::Presence => presence.receive(&message),
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::core::{presence::PresenceTiming, protocol::DEFAULT_PATH};
+use crate::core::protocol::DEFAULT_PATH;
 
 /// Which origins may talk to the server over HTTP (long-polling, preflight) and WebSocket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +50,27 @@ impl Default for Transports {
     }
 }
 
+/// Timing of the presence protocol; defaults follow socket.io's cluster adapters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PresenceTiming {
+    /// How long a members query waits for the other instances. Default 5 s.
+    pub query_timeout: Duration,
+    /// How often an instance says it is alive. Default 5 s.
+    pub heartbeat_interval: Duration,
+    /// How long a silent instance still counts as alive. Default 10 s.
+    pub heartbeat_timeout: Duration,
+}
+
+impl Default for PresenceTiming {
+    fn default() -> Self {
+        Self {
+            query_timeout: Duration::from_secs(5),
+            heartbeat_interval: Duration::from_secs(5),
+            heartbeat_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
 /// Everything the core needs to run one server.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -76,9 +97,27 @@ pub struct Config {
     /// Largest accepted packet or polling body, in bytes; larger ones close that connection.
     /// Default 1,000,000 (Socket.IO's `maxHttpBufferSize`).
     pub max_payload: u64,
-    /// Packets that may wait in one socket's send queue. A client that lets it fill up misses
-    /// deliveries and is reported; see `docs/ARCHITECTURE.md`. Default 4096.
+    /// Frames that may wait in one socket's send queue. A client that lets it fill up has
+    /// stopped reading and is disconnected (its client reconnects). Default 4096.
     pub max_buffered_packets: usize,
+    /// Bytes that may wait in one native socket's send queue; like `max_buffered_packets`, a
+    /// send that would pass it disconnects the client. Bounds what one client that stops
+    /// reading can hold. Default 4 MiB.
+    pub max_buffered_bytes: usize,
+    /// How long an `onEvent` handler may run; then no ack is sent and the app's `onError`
+    /// hears of it. Default 10 s.
+    pub event_timeout: Duration,
+    /// App events and publishes of one socket that may wait for JS at once; at the cap the
+    /// native engine stops reading that socket (TCP backpressure), socketioxide's clients
+    /// are disconnected (they cannot be paused). Default 16.
+    pub max_inflight_events_per_socket: usize,
+    /// JS hook calls (authenticate, access checks, onEvent, onPublish, presence lookups) in
+    /// flight across the server; further calls wait for one to finish, within their own
+    /// timeout. Bounds the queues into JS. Default 1024.
+    pub max_pending_hook_calls: usize,
+    /// CONNECT packets one connection may send (retries after a refusal included); one more
+    /// closes it. Default 5.
+    pub max_connect_attempts: u32,
     /// Initial websocket read buffer per connection, in bytes; it grows for larger
     /// messages, and each read takes at most this much. Default 1024 (socketioxide's 4096
     /// costs 3 KiB per idle socket; 256 would save another 0.65 KiB, measured, but read
@@ -120,6 +159,11 @@ impl Default for Config {
             connect_timeout: Duration::from_millis(45_000),
             max_payload: 1_000_000,
             max_buffered_packets: 4096,
+            max_buffered_bytes: 4 * 1024 * 1024,
+            event_timeout: Duration::from_secs(10),
+            max_inflight_events_per_socket: 16,
+            max_pending_hook_calls: 1024,
+            max_connect_attempts: 5,
             ws_read_buffer_size: 1024,
             max_channel_name_len: 256,
             max_token_len: 8192,

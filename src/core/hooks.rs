@@ -1,6 +1,8 @@
 //! The app's code, as the core sees it: a trait the binding implements over JS callbacks.
+//! The core calls the awaited hooks only through [`crate::core::policy::Policy`], which
+//! bounds each call (timeout, concurrency).
 
-use std::{future::Future, pin::Pin};
+use std::{future::Future, pin::Pin, sync::Arc};
 
 use crate::core::payload::Payload;
 
@@ -18,8 +20,8 @@ pub enum AccessVerdict {
     Failed,
 }
 
-/// The app-side callbacks the core awaits. Implementations must not block; the core bounds
-/// every returned future with a timeout.
+/// The app-side callbacks the core awaits. Implementations must not block; the policy layer
+/// bounds every returned future with a timeout and a server-wide cap on calls in flight.
 pub trait AppHooks: Send + Sync + 'static {
     /// Authenticates a new connection `sid` with the handshake's token. `Ok` means the app
     /// stored an auth context for `sid`; `Err` carries the message to refuse with.
@@ -65,6 +67,28 @@ pub trait AppHooks: Send + Sync + 'static {
 pub enum SocketNotice {
     /// Authenticated and about to be acknowledged.
     Connected,
-    /// Gone, with socketioxide's reason text.
+    /// Gone, with socket.io's reason text.
     Disconnected(String),
+    /// An `onEvent` handler for this event did not settle within the event timeout; no ack
+    /// was sent.
+    EventTimedOut(String),
+}
+
+/// Tells the app to forget connection `sid` when dropped (whatever ended the connection).
+pub struct Forget {
+    hooks: Arc<dyn AppHooks>,
+    sid: String,
+}
+
+impl Forget {
+    /// Forgets `sid` through `hooks` on drop.
+    pub fn new(hooks: Arc<dyn AppHooks>, sid: String) -> Self {
+        Self { hooks, sid }
+    }
+}
+
+impl Drop for Forget {
+    fn drop(&mut self) {
+        self.hooks.forget(std::mem::take(&mut self.sid));
+    }
 }

@@ -6,14 +6,20 @@
 //! `user`), and the query resolves when every live peer has answered or its timeout passes.
 //! A peer that did not answer in time is dropped from the registry until it is heard again,
 //! so one crashed instance costs at most one slow query.
+//!
+//! Only `hello` and `alive` make an instance a peer, and only a peer's reply to a query it
+//! was asked counts; query ids are random, so a reply cannot be aimed at a query it did not
+//! see. Concurrent queries for the same channel share one round trip.
 
 use std::{
     collections::{HashMap, HashSet},
-    sync::{
-        atomic::{AtomicU64, Ordering},
-        Arc, Mutex,
-    },
-    time::{Duration, Instant},
+    sync::{Arc, Mutex},
+    time::Instant,
+};
+
+use futures_util::{
+    future::{BoxFuture, Shared},
+    FutureExt,
 };
 
 use serde::{Deserialize, Serialize};
@@ -21,28 +27,9 @@ use serde_json::value::RawValue;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
-use crate::core::{adapter::MessageKind, cluster::ClusterLink, hooks::AppHooks};
-
-/// Timing of the presence protocol; defaults follow socket.io's cluster adapters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PresenceTiming {
-    /// How long a members query waits for the other instances. Default 5 s.
-    pub query_timeout: Duration,
-    /// How often an instance says it is alive. Default 5 s.
-    pub heartbeat_interval: Duration,
-    /// How long a silent instance still counts as alive. Default 10 s.
-    pub heartbeat_timeout: Duration,
-}
-
-impl Default for PresenceTiming {
-    fn default() -> Self {
-        Self {
-            query_timeout: Duration::from_secs(5),
-            heartbeat_interval: Duration::from_secs(5),
-            heartbeat_timeout: Duration::from_secs(10),
-        }
-    }
-}
+use crate::core::{
+    adapter::MessageKind, cluster::ClusterLink, config::PresenceTiming, policy::Policy,
+};
 
 /// What a presence message says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,23 +89,24 @@ impl PendingQuery {
 /// This instance's side of the presence protocol.
 pub struct Presence {
     link: Arc<ClusterLink>,
-    hooks: Arc<dyn AppHooks>,
+    policy: Arc<Policy>,
     timing: PresenceTiming,
     peers: Mutex<HashMap<Arc<str>, Instant>>,
     queries: Mutex<HashMap<u64, PendingQuery>>,
-    next_query: AtomicU64,
+    /// The query in flight per channel, shared by everyone asking meanwhile.
+    asking: Mutex<HashMap<String, Shared<BoxFuture<'static, Vec<String>>>>>,
 }
 
 impl Presence {
-    /// Presence for the instance behind `link`, looking up local members through `hooks`.
-    pub fn new(link: Arc<ClusterLink>, hooks: Arc<dyn AppHooks>, timing: PresenceTiming) -> Self {
+    /// Presence for the instance behind `link`, looking up local members through `policy`.
+    pub fn new(link: Arc<ClusterLink>, policy: Arc<Policy>, timing: PresenceTiming) -> Self {
         Self {
             link,
-            hooks,
+            policy,
             timing,
             peers: Mutex::new(HashMap::new()),
             queries: Mutex::new(HashMap::new()),
-            next_query: AtomicU64::new(1),
+            asking: Mutex::new(HashMap::new()),
         }
     }
 
@@ -160,13 +148,33 @@ impl Presence {
     }
 
     /// The members of `channel` on every other live instance: one JSON array text of
-    /// `{ socketId, user }` per instance that answered within the query timeout.
-    pub async fn remote_members(&self, channel: &str) -> Vec<String> {
+    /// `{ socketId, user }` per instance that answered within the query timeout. Callers
+    /// asking about the same channel while a query is in flight share it.
+    pub async fn remote_members(self: &Arc<Self>, channel: &str) -> Vec<String> {
+        let query = {
+            let mut asking = self.asking.lock().unwrap_or_else(|e| e.into_inner());
+            asking
+                .entry(channel.to_owned())
+                .or_insert_with(|| {
+                    let (presence, channel) = (self.clone(), channel.to_owned());
+                    async move { presence.query(&channel).await }.boxed().shared()
+                })
+                .clone()
+        };
+        let members = query.clone().await;
+        let mut asking = self.asking.lock().unwrap_or_else(|e| e.into_inner());
+        if asking.get(channel).is_some_and(|current| current.ptr_eq(&query)) {
+            asking.remove(channel);
+        }
+        members
+    }
+
+    async fn query(&self, channel: &str) -> Vec<String> {
         let waiting = self.live_peers();
         if waiting.is_empty() {
             return Vec::new();
         }
-        let id = self.next_query.fetch_add(1, Ordering::Relaxed);
+        let id: u64 = rand::random();
         let (done, answered) = oneshot::channel();
         let query = PendingQuery { waiting, replies: Vec::new(), done: Some(done) };
         self.lock_queries().insert(id, query);
@@ -207,14 +215,18 @@ impl Presence {
             return;
         };
         let from = &message.origin;
-        if envelope.kind == Kind::Leaving {
-            self.lock_peers().remove(from);
-            self.forget_waits_for(from);
-            return;
-        }
-        self.lock_peers().insert(from.clone(), Instant::now());
         match envelope.kind {
-            Kind::Hello => self.send(&Envelope::signal(Kind::Alive)),
+            Kind::Leaving => {
+                self.lock_peers().remove(from);
+                self.forget_waits_for(from);
+            }
+            Kind::Hello => {
+                self.lock_peers().insert(from.clone(), Instant::now());
+                self.send(&Envelope::signal(Kind::Alive));
+            }
+            Kind::Alive => {
+                self.lock_peers().insert(from.clone(), Instant::now());
+            }
             Kind::Query => {
                 if let (Some(id), Some(channel)) = (envelope.id, envelope.channel) {
                     self.answer(from.clone(), id, channel);
@@ -227,7 +239,6 @@ impl Presence {
                     }
                 }
             }
-            Kind::Alive | Kind::Leaving => {}
         }
     }
 
@@ -236,11 +247,8 @@ impl Presence {
     fn answer(self: &Arc<Self>, to: Arc<str>, id: u64, channel: String) {
         let presence = self.clone();
         tokio::spawn(async move {
-            let lookup = presence.hooks.local_members(channel);
-            let members = match tokio::time::timeout(presence.timing.query_timeout, lookup).await {
-                Ok(Some(json)) => json,
-                Ok(None) | Err(_) => "[]".to_owned(),
-            };
+            let members =
+                presence.policy.local_members(channel).await.unwrap_or_else(|| "[]".to_owned());
             let Ok(members) = RawValue::from_string(members) else { return };
             presence.send(&Envelope {
                 kind: Kind::Reply,

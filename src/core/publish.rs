@@ -2,7 +2,6 @@
 //! channel's `onPublish` decides what (if anything) is broadcast to the channel.
 
 use serde_json::{json, value::RawValue};
-use socketioxide::ParserError;
 
 use crate::core::{
     channel::ChannelName,
@@ -10,27 +9,22 @@ use crate::core::{
     errors::PublishError,
     payload::Payload,
     protocol::PUBLISH_ERROR,
-    session::Shared,
+    shared::Shared,
 };
 
 /// Handles `publish`: broadcasts what `onPublish` returns, or replies `publishError`.
 /// A client that asked for an acknowledgement gets `true` once the message is queued.
-pub async fn handle_publish(
-    shared: &Shared,
-    socket: &Client,
-    args: Result<Payload, ParserError>,
-    ack: AckReply,
-) {
+pub async fn handle_publish(shared: &Shared, socket: &Client, args: Payload, ack: AckReply) {
     let (channel_arg, result) = match parse_args(args) {
         Ok((channel, data)) => {
             let result = publish(shared, socket, &channel, data).await;
-            (serde_json::Value::String(channel), result)
+            (shared.policy.echo(Some(&channel)), result)
         }
         Err(error) => (serde_json::Value::Null, Err(error)),
     };
     match result {
         Ok(()) => {
-            ack.send_value(&true);
+            let _ = ack.send_value(&true);
         }
         Err(error) => {
             let reply = json!({ "channel": channel_arg, "error": error.to_string() });
@@ -39,8 +33,7 @@ pub async fn handle_publish(
     }
 }
 
-fn parse_args(args: Result<Payload, ParserError>) -> Result<(String, String), PublishError> {
-    let args = args.map_err(|_| PublishError::BadArguments)?;
+fn parse_args(args: Payload) -> Result<(String, String), PublishError> {
     if !args.binary.is_empty() {
         return Err(PublishError::BinaryData);
     }
@@ -69,17 +62,7 @@ async fn publish(
     if !spec.has_publish {
         return Err(PublishError::NotAllowed);
     }
-    let publish = shared.hooks.on_publish(
-        socket.id(),
-        name.category().to_owned(),
-        name.id().to_owned(),
-        data,
-    );
-    let outgoing = match tokio::time::timeout(shared.config.access_check_timeout, publish).await {
-        Ok(Ok(json)) => json,
-        Ok(Err(message)) => return Err(PublishError::Rejected(message)),
-        Err(_) => return Err(PublishError::TimedOut),
-    };
+    let outgoing = shared.policy.on_publish(socket.id(), name.category(), name.id(), data).await?;
     let data =
         RawValue::from_string(outgoing).map_err(|_| PublishError::Rejected(String::new()))?;
     shared

@@ -1,36 +1,36 @@
-//! The life of one native connection, in one task: handshake answer, reading and decoding,
-//! the heartbeat, the namespace CONNECT (with the app's `authenticate`), dispatch of the
-//! channel protocol and app events, flushing what direct writes could not send, and the
-//! closing handshake.
+//! The IO loop of one native connection, in one task: answers the handshake, reads into a
+//! per-thread buffer, feeds [`Protocol`] and carries out its steps (through the shared
+//! dispatch), runs the connection's flows, flushes what direct writes could not send, and
+//! closes gracefully.
+//!
+//! Reading stops while the socket has as many app events waiting for JS as allowed, so
+//! Rust never reads faster than the app handles (TCP backpressure to the client). The
+//! connection's flows hold its socket weakly: when it ends they run on to their own
+//! timeout (so a hung handler is still reported), but never keep the socket open.
 
 use std::{cell::RefCell, io, pin::Pin, sync::Arc, time::Duration};
 
 use bytes::Bytes;
-use serde_json::Value;
-use tokio::time::{sleep_until, Instant, Sleep};
+use tokio::{
+    task::JoinSet,
+    time::{sleep_until, Instant, Sleep},
+};
 
 use crate::core::{
-    access,
-    auth::{authenticate, token_from_auth},
-    client::{AckReply, Client},
-    hooks::SocketNotice,
+    client::{cut_off_slow, AckReply, Client},
+    dispatch::{self, Dispatched},
     native::{
-        frame::{self, Decoder, Incoming},
-        packet::{self, EnginePacket, SioKind},
+        client::{NativeAck, NativeClient},
+        frame, packet,
+        protocol::{Protocol, Step},
         socket::{CloseReason, NativeSocket},
         NativeEngine,
     },
-    payload::Payload,
-    protocol::{JOIN_CHANNEL, LEAVE_CHANNEL, PUBLISH},
-    publish,
 };
 
 /// Bytes read per `read` syscall, into a buffer shared by all connections of a thread, so an
 /// idle connection holds no read buffer at all.
 const READ_CHUNK: usize = 16 * 1024;
-
-/// Most binary attachments one packet may announce.
-const MAX_ATTACHMENTS: usize = 256;
 
 /// How long a closing connection waits for the client to close its side.
 const CLOSE_LINGER: Duration = Duration::from_secs(2);
@@ -39,36 +39,15 @@ thread_local! {
     static READ_BUFFER: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_CHUNK].into_boxed_slice());
 }
 
-/// A binary event or ack waiting for its attachments.
-struct PendingBinary {
-    kind: SioKind,
-    ack: Option<u64>,
-    data: String,
-    expected: usize,
-    parts: Vec<Bytes>,
-    bytes: usize,
-}
-
-enum Stage {
-    AwaitingConnect,
-    Connected,
-}
-
 struct Connection {
     engine: Arc<NativeEngine>,
     socket: Arc<NativeSocket>,
-    decoder: Decoder,
-    incoming: Vec<Incoming>,
-    stage: Stage,
-    binary: Option<PendingBinary>,
-    /// The close code of a websocket-level protocol error, once one happened.
-    frame_error: Option<u16>,
-    /// When the next heartbeat ping goes out.
-    ping_at: Instant,
-    /// When the unanswered ping times out.
-    pong_by: Option<Instant>,
-    /// When the namespace CONNECT must have arrived.
-    connect_by: Option<Instant>,
+    client: Client,
+    protocol: Protocol,
+    /// The connection's flows (joins, publishes, app events); detached when it ends.
+    flows: JoinSet<()>,
+    /// Whether the client sent a CONNECT (so the app may hold state for it).
+    tried_to_connect: bool,
 }
 
 enum Read {
@@ -86,7 +65,6 @@ pub async fn serve(
     early: Bytes,
 ) {
     let config = &engine.shared.config;
-    let now = Instant::now();
     let mut hello = crate::core::native::handshake::switching_protocols(&accept);
     let engine_sid = crate::core::native::random_id();
     hello.extend_from_slice(&packet::open(
@@ -96,56 +74,57 @@ pub async fn serve(
         config.max_payload,
     ));
     socket.send_final(&Bytes::from(hello));
+    let client = Client::new(Arc::new(NativeClient::new(&socket, engine.registry.clone())));
     let mut conn = Connection {
-        decoder: Decoder::new(usize::try_from(config.max_payload).unwrap_or(usize::MAX)),
-        incoming: Vec::new(),
-        stage: Stage::AwaitingConnect,
-        binary: None,
-        frame_error: None,
-        ping_at: now + config.ping_interval,
-        pong_by: None,
-        connect_by: Some(now + config.connect_timeout),
+        protocol: Protocol::new(config, Instant::now()),
+        flows: JoinSet::new(),
+        tried_to_connect: false,
         engine,
         socket,
+        client,
     };
     conn.engine.registry.insert(conn.socket.clone());
     if !early.is_empty() {
         conn.feed(&mut early.to_vec());
-        conn.process().await;
     }
     conn.run().await;
 }
 
 impl Connection {
-    fn client(&self) -> Client {
-        Client::Native(self.socket.clone(), self.engine.registry.clone())
+    fn closing(&self) -> bool {
+        self.socket.close_reason().is_some()
     }
 
-    fn next_deadline(&self) -> Instant {
-        [self.pong_by, self.connect_by].into_iter().flatten().fold(self.ping_at, Instant::min)
+    /// Whether the next decoded message may be taken now: not while the app still has as
+    /// many of this socket's events as allowed.
+    fn may_dispatch(&self) -> bool {
+        dispatch::has_event_room(&self.engine.shared, &self.client)
     }
 
     async fn run(&mut self) {
-        let timer: Sleep = sleep_until(self.next_deadline());
+        let timer: Sleep = sleep_until(self.protocol.deadline());
         tokio::pin!(timer);
-        while self.socket.close_reason().is_none() {
-            let deadline = self.next_deadline();
+        loop {
+            while !self.closing() && self.protocol.has_pending() && self.may_dispatch() {
+                let Some(step) = self.protocol.next_step(Instant::now()) else { break };
+                self.carry_out(step).await;
+            }
+            if self.closing() {
+                break;
+            }
+            let deadline = self.protocol.deadline();
             if timer.deadline() != deadline {
                 timer.as_mut().reset(deadline);
             }
+            let may_read = !self.protocol.has_pending();
             let want_write = self.socket.has_queued();
             let stream = self.socket.stream();
             tokio::select! {
-                ready = stream.readable() => {
-                    if ready.is_err() {
-                        self.socket.begin_close(CloseReason::TransportError);
-                        break;
-                    }
-                    match self.read_once() {
-                        Ok(Read::Ended) => { self.socket.begin_close(CloseReason::TransportClose); break; }
-                        Ok(Read::Nothing) => {}
-                        Ok(Read::Data) => self.process().await,
-                        Err(_) => { self.socket.begin_close(CloseReason::TransportError); break; }
+                ready = stream.readable(), if may_read => {
+                    match ready.map_err(drop).and_then(|()| self.read_once().map_err(drop)) {
+                        Ok(Read::Ended) => { self.socket.begin_close(CloseReason::TransportClose); }
+                        Ok(Read::Nothing | Read::Data) => {}
+                        Err(()) => { self.socket.begin_close(CloseReason::TransportError); }
                     }
                 }
                 ready = stream.writable(), if want_write => {
@@ -153,27 +132,16 @@ impl Connection {
                         self.socket.begin_close(CloseReason::TransportError);
                     }
                 }
+                Some(_) = self.flows.join_next(), if !self.flows.is_empty() => {}
                 _ = self.socket.wake.notified() => {}
-                _ = timer.as_mut() => self.on_timer(),
+                _ = timer.as_mut() => {
+                    if let Some(step) = self.protocol.on_timer(Instant::now()) {
+                        self.carry_out(step).await;
+                    }
+                }
             }
         }
         self.close_gracefully(timer).await;
-    }
-
-    fn on_timer(&mut self) {
-        let now = Instant::now();
-        if self.connect_by.is_some_and(|by| by <= now) {
-            self.socket.begin_close(CloseReason::ConnectTimeout);
-        } else if self.pong_by.is_some_and(|by| by <= now) {
-            self.socket.begin_close(CloseReason::PingTimeout);
-        } else if self.ping_at <= now {
-            let config = &self.engine.shared.config;
-            self.ping_at = now + config.ping_interval + config.ping_timeout;
-            self.pong_by = Some(now + config.ping_timeout);
-            if self.socket.send(&packet::ping()).is_err() {
-                self.socket.kill(CloseReason::TransportError);
-            }
-        }
     }
 
     /// Reads what the socket has into the thread's shared buffer and decodes it.
@@ -192,201 +160,62 @@ impl Connection {
         })
     }
 
-    /// Decodes bytes from the client into `incoming`; a protocol error closes the connection.
     fn feed(&mut self, bytes: &mut [u8]) {
-        if let Err(error) = self.decoder.feed(bytes, &mut self.incoming) {
-            tracing::debug!(sid = %self.socket.id(), %error, "websocket protocol error");
-            self.frame_error = Some(error.close_code());
-            self.socket.begin_close(CloseReason::ParseError);
+        if let Some(Step::Close(reason)) = self.protocol.feed(bytes) {
+            self.socket.begin_close(reason);
         }
     }
 
-    async fn process(&mut self) {
-        let incoming = std::mem::take(&mut self.incoming);
-        for message in incoming {
-            if self.socket.close_reason().is_some() {
-                break;
+    async fn carry_out(&mut self, step: Step) {
+        match step {
+            Step::Send(frames) => {
+                // A full queue here means the client stopped reading: the send rule applies.
+                if self.socket.send_all(&frames).is_err() {
+                    cut_off_slow(&NativeClient::new(&self.socket, self.engine.registry.clone()));
+                }
             }
-            if let Err(reason) = self.on_message(message).await {
+            Step::Close(reason) => {
                 self.socket.begin_close(reason);
             }
-        }
-        if self.incoming.capacity() > 16 {
-            self.incoming = Vec::new();
-        }
-    }
-
-    async fn on_message(&mut self, message: Incoming) -> Result<(), CloseReason> {
-        match message {
-            Incoming::Ping(data) => {
-                let _ = self.socket.send(&frame::pong(&data));
-                Ok(())
-            }
-            Incoming::Close => Err(CloseReason::TransportClose),
-            Incoming::Binary(bytes) => self.on_attachment(bytes),
-            Incoming::Text(text) => {
-                if self.binary.is_some() {
-                    return Err(CloseReason::ParseError);
-                }
-                match packet::parse_engine(&text).map_err(|_| CloseReason::ParseError)? {
-                    EnginePacket::Close => Err(CloseReason::TransportClose),
-                    EnginePacket::Ping(data) => {
-                        let _ = self.socket.send(&packet::pong(data));
-                        Ok(())
+            Step::Connect(token) => self.connect(token).await,
+            Step::Ack { id, args } => self.socket.resolve_ack(id, args),
+            Step::Event { name, args, ack } => {
+                let sink = ack.map(|id| Box::new(NativeAck::new(&self.socket, id)) as Box<_>);
+                let reply = AckReply::new(self.client.clone(), sink);
+                match dispatch::event(&self.engine.shared, &self.client, &name, args, reply) {
+                    Dispatched::Done => {}
+                    Dispatched::Run(flow) => {
+                        self.flows.spawn(flow);
                     }
-                    EnginePacket::Pong => {
-                        if self.pong_by.take().is_some() {
-                            self.ping_at = Instant::now() + self.engine.shared.config.ping_interval;
-                        }
-                        Ok(())
+                    Dispatched::Overloaded => {
+                        // Reading pauses before this can happen; a race lands here.
+                        tracing::debug!(sid = %self.socket.id(), event = %name, "event dropped: too many in flight");
                     }
-                    EnginePacket::Message(sio) => self.on_sio(sio).await,
-                    EnginePacket::Ignored => Ok(()),
                 }
             }
         }
     }
 
-    fn on_attachment(&mut self, bytes: Bytes) -> Result<(), CloseReason> {
-        let limit = usize::try_from(self.engine.shared.config.max_payload).unwrap_or(usize::MAX);
-        let pending = self.binary.as_mut().ok_or(CloseReason::ParseError)?;
-        pending.bytes += bytes.len();
-        if pending.bytes > limit {
-            return Err(CloseReason::ParseError);
-        }
-        pending.parts.push(bytes);
-        if pending.parts.len() == pending.expected {
-            if let Some(done) = self.binary.take() {
-                let payload = Payload { json: done.data, binary: done.parts };
-                return self.on_complete(done.kind, done.ack, payload);
-            }
-        }
-        Ok(())
-    }
-
-    async fn on_sio(&mut self, text: &str) -> Result<(), CloseReason> {
-        let packet = packet::parse_sio(text).map_err(|_| CloseReason::ParseError)?;
-        if packet.namespace != "/" {
-            if packet.kind == SioKind::Connect {
-                let _ =
-                    self.socket.send(&packet::connect_error(packet.namespace, "Invalid namespace"));
-            }
-            return Ok(());
-        }
-        match packet.kind {
-            SioKind::Connect => self.on_connect(packet.data).await,
-            SioKind::Disconnect => Err(CloseReason::ClientDisconnect),
-            _ if matches!(self.stage, Stage::AwaitingConnect) => Ok(()),
-            kind => {
-                // Binary events and acks are events and acks whose attachments follow.
-                let kind = if matches!(kind, SioKind::Ack | SioKind::BinaryAck) {
-                    SioKind::Ack
-                } else {
-                    SioKind::Event
-                };
-                let data = packet.data.to_owned();
-                if packet.attachments == 0 {
-                    return self.on_complete(
-                        kind,
-                        packet.ack,
-                        Payload { json: data, binary: Vec::new() },
-                    );
-                }
-                if packet.attachments > MAX_ATTACHMENTS {
-                    return Err(CloseReason::ParseError);
-                }
-                let expected = packet.attachments;
-                self.binary = Some(PendingBinary {
-                    kind,
-                    ack: packet.ack,
-                    data,
-                    expected,
-                    parts: Vec::new(),
-                    bytes: 0,
-                });
-                Ok(())
-            }
-        }
-    }
-
-    /// The namespace CONNECT: authenticates, then acknowledges with the socket id.
-    async fn on_connect(&mut self, data: &str) -> Result<(), CloseReason> {
-        if matches!(self.stage, Stage::Connected) {
-            return Ok(());
-        }
+    /// The namespace CONNECT: authenticates (through the policy), then acknowledges.
+    async fn connect(&mut self, token: Result<Option<String>, crate::core::errors::AuthError>) {
         let shared = self.engine.shared.clone();
-        let auth: Value = if data.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(data).map_err(|_| CloseReason::ParseError)?
-        };
         let sid = self.socket.id().to_owned();
-        if shared.config.authenticate {
-            let outcome = match token_from_auth(&auth, shared.config.max_token_len) {
-                Ok(token) => authenticate(&shared.hooks, &shared.config, sid.clone(), token).await,
-                Err(error) => Err(error),
-            };
-            if let Err(error) = outcome {
-                shared.hooks.forget(sid.clone());
-                tracing::debug!(%sid, %error, "connection refused");
-                let _ = self.socket.send(&packet::connect_error("/", &error.to_string()));
-                return Ok(());
-            }
-        }
-        let state = Arc::new(shared.socket_state(&sid));
-        self.socket.set_connected(state);
-        self.stage = Stage::Connected;
-        self.connect_by = None;
-        if self.socket.send(&packet::connected(&sid)).is_err() {
-            return Err(CloseReason::TransportError);
-        }
-        if shared.wants_notices() {
-            shared.hooks.socket_notice(sid, SocketNotice::Connected);
-        }
-        Ok(())
-    }
-
-    /// A complete event or ack (attachments included).
-    fn on_complete(
-        &mut self,
-        kind: SioKind,
-        ack: Option<u64>,
-        payload: Payload,
-    ) -> Result<(), CloseReason> {
-        if kind == SioKind::Ack {
-            let id = ack.ok_or(CloseReason::ParseError)?;
-            let json =
-                packet::parse_ack_args(&payload.json).map_err(|_| CloseReason::ParseError)?;
-            self.socket.resolve_ack(id, Payload { json, binary: payload.binary });
-            return Ok(());
-        }
-        let (event, json) =
-            packet::parse_event(&payload.json).map_err(|_| CloseReason::ParseError)?;
-        let args = Payload { json, binary: payload.binary };
-        let shared = self.engine.shared.clone();
-        let client = self.client();
-        match event.as_str() {
-            JOIN_CHANNEL => {
-                let arg = first_arg(&args);
-                tokio::spawn(async move { access::handle_join(&shared, &client, arg).await });
-            }
-            LEAVE_CHANNEL => access::handle_leave(&client, first_arg(&args)),
-            PUBLISH => {
-                let reply = AckReply::Native(self.socket.clone(), ack);
-                tokio::spawn(async move {
-                    publish::handle_publish(&shared, &client, Ok(args), reply).await
-                });
-            }
-            _ => {
-                if shared.listens_to(&event) {
-                    let reply = AckReply::Native(self.socket.clone(), ack);
-                    tokio::spawn(async move {
-                        shared.on_app_event(&client, event, args, ack.is_some(), reply).await
-                    });
+        self.tried_to_connect = true;
+        match dispatch::connect(&shared, &sid, token).await {
+            Ok(state) => {
+                self.socket.set_connected(state);
+                let ack = self.protocol.accepted(&sid);
+                if self.socket.send(&ack).is_err() {
+                    self.socket.begin_close(CloseReason::TransportError);
+                    return;
                 }
+                dispatch::connected(&shared, &sid);
+            }
+            Err(error) => {
+                let refusal = self.protocol.refused(&error);
+                let _ = self.socket.send(&refusal);
             }
         }
-        Ok(())
     }
 
     /// Flushes what is queued, sends the close frame, and waits (briefly) for the client to
@@ -396,18 +225,14 @@ impl Connection {
         match reason {
             CloseReason::TransportError => return,
             CloseReason::TransportClose => {
+                // The client is gone or closing: answer its close frame if it sent one.
                 self.socket.send_final(&frame::close(1000));
                 return;
             }
             _ => {}
         }
         timer.as_mut().reset(Instant::now() + CLOSE_LINGER);
-        let code = match reason {
-            CloseReason::ServerClosing => 1001,
-            CloseReason::ParseError => self.frame_error.unwrap_or(1002),
-            _ => 1000,
-        };
-        self.socket.send_final(&frame::close(code));
+        self.socket.send_final(&frame::close(self.protocol.close_code(reason)));
         let stream = self.socket.stream();
         while self.socket.has_queued() {
             tokio::select! {
@@ -435,26 +260,20 @@ impl Connection {
 }
 
 /// Ending the connection, also when its task is dropped mid-way (server shutdown) or a
-/// panic unwinds through it: leave every room, drop pending acks, tell the app.
+/// panic unwinds through it: let its flows run out on their own, leave every room, drop
+/// pending acks, tell the app.
 impl Drop for Connection {
     fn drop(&mut self) {
         // Closing first: a join racing this sees the socket gone and undoes itself.
         self.socket.begin_close(CloseReason::TransportClose);
+        self.flows.detach_all();
         let reason = self.socket.close_reason().unwrap_or(CloseReason::TransportClose);
         self.engine.registry.remove(&self.socket);
         self.socket.drop_acks();
-        let shared = &self.engine.shared;
-        if self.socket.was_connected() && shared.wants_notices() {
-            let notice = SocketNotice::Disconnected(reason.socket_io_name().to_owned());
-            shared.hooks.socket_notice(self.socket.id().to_owned(), notice);
+        if self.socket.was_connected() {
+            dispatch::disconnected(&self.engine.shared, self.socket.id(), reason.socket_io_name());
+        } else if self.tried_to_connect {
+            dispatch::abandoned(&self.engine.shared, self.socket.id());
         }
     }
-}
-
-/// The first argument of an event (the channel name of a join or leave).
-fn first_arg(args: &Payload) -> Value {
-    serde_json::from_str::<Vec<Value>>(&args.json)
-        .ok()
-        .and_then(|v| v.into_iter().next())
-        .unwrap_or(Value::Null)
 }

@@ -3,8 +3,9 @@
 //!
 //! Sending to an idle socket writes straight away (one `writev` syscall, no task wake-up);
 //! only what the kernel does not take stays queued, and the connection task flushes it when
-//! the socket is writable again. The queue is bounded: a client that stops
-//! reading is cut off instead of buffering without end.
+//! the socket is writable again. The queue is bounded in frames and in bytes: a send that
+//! would pass either bound fails with [`SendError::Full`], and the caller's send rule
+//! (`crate::core::client`) cuts the client off instead of buffering without end.
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -21,7 +22,7 @@ use tokio::{
     sync::{oneshot, Notify},
 };
 
-use crate::core::{payload::Payload, session::SocketState};
+use crate::core::{payload::Payload, socket_state::SocketState};
 
 /// Most frames written in one `writev` when flushing the queue.
 const MAX_WRITE_BATCH: usize = 64;
@@ -50,6 +51,8 @@ pub enum CloseReason {
     ConnectTimeout,
     /// The client left the namespace.
     ClientDisconnect,
+    /// The client broke a per-connection rule (e.g. too many CONNECT attempts).
+    Refused,
     /// The app disconnected the socket.
     ServerDisconnect,
     /// The server is closing.
@@ -66,6 +69,7 @@ impl CloseReason {
             CloseReason::PingTimeout => "ping timeout",
             CloseReason::ConnectTimeout => "transport close",
             CloseReason::ClientDisconnect => "client namespace disconnect",
+            CloseReason::Refused => "forced server close",
             CloseReason::ServerDisconnect => "server namespace disconnect",
             CloseReason::ServerClosing => "server shutting down",
         }
@@ -75,6 +79,29 @@ impl CloseReason {
 #[derive(Default)]
 struct SendQueue {
     frames: VecDeque<Bytes>,
+    /// The bytes of `frames` not yet written.
+    bytes: usize,
+}
+
+impl SendQueue {
+    fn push(&mut self, frame: &Bytes) {
+        self.bytes += frame.len();
+        self.frames.push_back(frame.clone());
+    }
+
+    /// Whether `frames` more frames of `bytes` more bytes would pass a bound.
+    fn would_overflow(&self, frames: usize, bytes: usize, limits: QueueLimits) -> bool {
+        self.frames.len() + frames > limits.frames || self.bytes + bytes > limits.bytes
+    }
+}
+
+/// The bounds of one socket's send queue.
+#[derive(Debug, Clone, Copy)]
+pub struct QueueLimits {
+    /// Most frames queued.
+    pub frames: usize,
+    /// Most bytes queued.
+    pub bytes: usize,
 }
 
 /// Acknowledgements the server waits for, by ack id.
@@ -94,7 +121,7 @@ pub struct NativeSocket {
     queue: Mutex<SendQueue>,
     /// Wakes the connection task: there is something to flush, or the socket is closing.
     pub(crate) wake: Notify,
-    max_queued: usize,
+    limits: QueueLimits,
     connected: AtomicBool,
     close_reason: OnceLock<CloseReason>,
     rooms: Mutex<Vec<Box<str>>>,
@@ -107,15 +134,15 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl NativeSocket {
-    /// A socket over `stream` whose queue holds at most `max_queued` frames.
-    pub fn new(key: u64, id: Box<str>, stream: TcpStream, max_queued: usize) -> Self {
+    /// A socket over `stream` whose send queue is bounded by `limits`.
+    pub fn new(key: u64, id: Box<str>, stream: TcpStream, limits: QueueLimits) -> Self {
         Self {
             key,
             id,
             stream,
             queue: Mutex::new(SendQueue::default()),
             wake: Notify::new(),
-            max_queued: max_queued.max(1),
+            limits: QueueLimits { frames: limits.frames.max(1), bytes: limits.bytes.max(1) },
             connected: AtomicBool::new(false),
             close_reason: OnceLock::new(),
             rooms: Mutex::new(Vec::new()),
@@ -173,17 +200,9 @@ impl NativeSocket {
     /// the end of `close()`.
     pub fn kill(&self, reason: CloseReason) {
         self.begin_close(reason);
-        lock(&self.queue).frames = VecDeque::new();
+        *lock(&self.queue) = SendQueue::default();
         let _ = socket2::SockRef::from(&self.stream).shutdown(std::net::Shutdown::Both);
         self.wake.notify_one();
-    }
-
-    /// Cuts off a client that stopped reading (its send queue is full): it cannot get what
-    /// comes next, so it is disconnected (its client reconnects and re-joins) rather than
-    /// left to miss messages silently.
-    pub fn cut_off_slow(&self) {
-        tracing::warn!(sid = %self.id(), "send queue full: disconnecting a slow consumer");
-        self.kill(CloseReason::TransportError);
     }
 
     /// Sends one frame (shared, never copied per recipient).
@@ -208,10 +227,14 @@ impl NativeSocket {
     fn write_frames(&self, frames: &[Bytes]) -> Result<(), SendError> {
         let mut queue = lock(&self.queue);
         let idle = queue.frames.is_empty();
-        if !idle && queue.frames.len() + frames.len() > self.max_queued {
+        let bytes = frames.iter().map(Bytes::len).sum();
+        // An idle socket takes any one message: it is written at once.
+        if !idle && queue.would_overflow(frames.len(), bytes, self.limits) {
             return Err(SendError::Full);
         }
-        queue.frames.extend(frames.iter().cloned());
+        for frame in frames {
+            queue.push(frame);
+        }
         drop(queue);
         // A queue that was not empty is already being written (by a fan-out batch or the
         // connection task); an idle one is written now.
@@ -231,20 +254,20 @@ impl NativeSocket {
             return Err(SendError::Closed);
         }
         let mut queue = lock(&self.queue);
-        if queue.frames.len() >= self.max_queued {
-            // A batch can hold more frames for one socket than its limit allows: write out
-            // what the kernel takes before calling the client slow.
+        if !queue.frames.is_empty() && queue.would_overflow(1, frame.len(), self.limits) {
+            // A batch can hold more for one socket than its limits allow: write out what the
+            // kernel takes before calling the client slow.
             drop(queue);
             if self.flush().is_err() {
                 self.begin_close(CloseReason::TransportError);
                 return Err(SendError::Closed);
             }
             queue = lock(&self.queue);
-            if queue.frames.len() >= self.max_queued {
+            if !queue.frames.is_empty() && queue.would_overflow(1, frame.len(), self.limits) {
                 return Err(SendError::Full);
             }
         }
-        queue.frames.push_back(frame.clone());
+        queue.push(frame);
         Ok(queue.frames.len() == 1)
     }
 
@@ -289,6 +312,7 @@ impl NativeSocket {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(e) => return Err(e),
             };
+            queue.bytes -= written.min(queue.bytes);
             while written > 0 {
                 let Some(front) = queue.frames.front_mut() else { break };
                 if written >= front.len() {
@@ -301,7 +325,7 @@ impl NativeSocket {
             }
         }
         // An idle socket holds no queue memory (one small allocation per batch to refill).
-        queue.frames = VecDeque::new();
+        *queue = SendQueue::default();
         Ok(true)
     }
 

@@ -10,7 +10,7 @@ use http_body_util::{combinators::BoxBody, BodyExt, Full};
 use hyper::body::Body;
 use socketioxide::service::SocketIoService;
 
-use crate::core::{config::CorsPolicy, connection::KillSwitch};
+use crate::core::{config::CorsPolicy, sio::io::KillSwitch};
 
 /// The kill switch of the connection a request arrived on, stored in the request's
 /// extensions so that a socket can be aborted later (see `socketioxide::Socket::req_parts`).

@@ -1,4 +1,4 @@
-//! One client TCP (or bridged) connection: bytes replayed in front of the stream, and a
+//! The IO of one connection served by socketioxide (TCP or bridged): bytes replayed in front of the stream, and a
 //! kill switch that aborts it from outside (slow consumers, `close()`).
 
 use std::{
@@ -110,24 +110,6 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for ClientIo<I> {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
-}
-
-/// Takes ownership of a connected TCP socket handed over by Node (attach mode): duplicates the
-/// descriptor (Node closes its own copy afterwards) and registers it with the tokio reactor.
-/// Must run inside the runtime.
-#[cfg(unix)]
-pub fn adopt_tcp_fd(fd: std::os::fd::RawFd) -> io::Result<tokio::net::TcpStream> {
-    use std::os::fd::FromRawFd;
-    // SAFETY: fcntl on a caller-supplied descriptor only reads it; the result is checked.
-    let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
-    if dup < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `dup` is a fresh descriptor that nothing else owns.
-    let std_stream = unsafe { std::net::TcpStream::from_raw_fd(dup) };
-    std_stream.set_nonblocking(true)?;
-    std_stream.set_nodelay(true)?;
-    tokio::net::TcpStream::from_std(std_stream)
 }
 
 #[cfg(test)]
