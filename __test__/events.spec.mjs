@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { ServerChannel } from '../lib/index.js';
+import { ServerChannel, ackArgs } from '../lib/index.js';
 import { startServer, connect, join, waitFor, fires, sleep, eventually } from './support/helpers.mjs';
 
 test('an event without ack reaches its handler with the socket handle and arguments', async (t) => {
@@ -216,6 +216,92 @@ test('a handler returning nothing sends an empty acknowledgement', async (t) => 
   const args = await new Promise((resolve) => client.emit('fireAndAck', (...a) => resolve(a)));
   assert.deepEqual(args, []);
 });
+
+/**
+ * The Engine.IO message packets `client` receives, as on the wire: `4` + the Socket.IO packet
+ * (a websocket text frame, or one packet of a polling payload); attachments as `<binary n bytes>`.
+ */
+function packetsOf(client) {
+  const packets = [];
+  client.io.engine.on('packet', ({ type, data }) => {
+    if (type === 'message') packets.push(typeof data === 'string' ? `4${data}` : `<binary ${data.byteLength} bytes>`);
+  });
+  return packets;
+}
+
+/** Emits `event` with `args` and resolves with every argument the ack callback receives. */
+const ackOf = (client, event, ...args) => new Promise((resolve) => client.emit(event, ...args, (...received) => resolve(received)));
+
+for (const transport of ['websocket', 'polling']) {
+  test(`${transport}: ackArgs(...) answers with several ack arguments, as socket.io's callback(a, b)`, async (t) => {
+    const { url, server } = await startServer(t, {});
+    server.onEvent('pair', (socket, ...args) => ackArgs(...args));
+    server.onEvent('later', async () => {
+      await sleep(20);
+      return ackArgs(null, { id: 7 });
+    });
+    server.onEvent('files', () => ackArgs(Buffer.from([1, 2]), { nested: Buffer.from([3]) }));
+    server.onEvent('none', () => ackArgs());
+    server.onEvent('array', () => [1, '2']);
+    server.onEvent('single', () => 'one');
+    const client = await connect(t, url, { transports: [transport] });
+    const packets = packetsOf(client);
+
+    assert.deepEqual(await ackOf(client, 'pair', 1, '2', { 3: [false] }), [1, '2', { 3: [false] }]);
+    assert.deepEqual(await ackOf(client, 'later'), [null, { id: 7 }]);
+    const [file, { nested }] = await ackOf(client, 'files');
+    assert.deepEqual([...Buffer.from(file)], [1, 2]);
+    assert.deepEqual([...Buffer.from(nested)], [3]);
+    assert.deepEqual(await ackOf(client, 'none'), []);
+    // A plain return value stays one argument, an array included.
+    assert.deepEqual(await ackOf(client, 'array'), [[1, '2']]);
+    assert.deepEqual(await ackOf(client, 'single'), ['one']);
+
+    // socket.io-client numbers its acks 0, 1, 2, … on each connection.
+    const acks = packets.filter((p) => /^4[36]/.test(p) || p.startsWith('<binary'));
+    assert.deepEqual(acks, [
+      '430[1,"2",{"3":[false]}]',
+      '431[null,{"id":7}]',
+      '462-2[{"_placeholder":true,"num":0},{"nested":{"_placeholder":true,"num":1}}]',
+      '<binary 2 bytes>',
+      '<binary 1 bytes>',
+      '433[]',
+      '434[[1,"2"]]',
+      '435["one"]',
+    ]);
+  });
+
+  test(`${transport}: emitWithAckArgs resolves with every ack argument; emitWithAck with the first`, async (t) => {
+    const { url, server } = await startServer(t, {});
+    let handle;
+    server.onConnection((socket) => (handle = socket));
+    const client = await connect(t, url, { transports: [transport] });
+    await eventually(() => handle, 3000, 'the connection handler');
+    client.on('confirm', (order, callback) => callback(null, { ok: order.id }, Buffer.from([9])));
+    client.on('silent', (callback) => callback());
+
+    const [error, result, bytes] = await handle.emitWithAckArgs('confirm', { id: 4 }, { timeoutMs: 2000 });
+    assert.equal(error, null);
+    assert.deepEqual(result, { ok: 4 });
+    assert.ok(Buffer.isBuffer(bytes));
+    assert.deepEqual([...bytes], [9]);
+    assert.equal(await handle.emitWithAck('confirm', { id: 5 }), null, 'emitWithAck keeps resolving with the first argument');
+    assert.deepEqual(await handle.emitWithAckArgs('silent'), []);
+    assert.equal(await handle.emitWithAck('silent'), undefined);
+    await assert.rejects(handle.emitWithAckArgs('neverAnswered', { timeoutMs: 200 }), {
+      code: 'MNW_ACK_TIMEOUT',
+      message: 'emitWithAckArgs("neverAnswered"): the client did not acknowledge within 200 ms',
+    });
+    await assert.rejects(handle.emitWithAckArgs('confirm', { timeoutMs: 0 }), {
+      code: 'MNW_INVALID_ARGUMENT',
+      message: 'SocketHandle.emitWithAckArgs: timeoutMs must be a positive integer, got number 0',
+    });
+    const closed = waitFor(client, 'disconnect');
+    handle.disconnect();
+    await closed;
+    await assert.rejects(handle.emitWithAckArgs('confirm', {}), { code: 'MNW_SOCKET_GONE' });
+  });
+}
 
 const require = createRequire(import.meta.url);
 const { SocketEvents } = require('../lib/socket-events.js');

@@ -6,6 +6,7 @@ import {
   Module,
   startWebsocketServer,
   createWebsocketProvider,
+  ackArgs,
   type AuthContext,
   type WebsocketServer,
 } from 'modelence-native-ws';
@@ -49,7 +50,21 @@ async function main(): Promise<void> {
       const sent: boolean = socket.emit('hello', { id });
       void sent;
     })
-    .onEvent('sum', (socket, a: number, b: number) => a + b);
+    .onEvent('sum', (socket, a: number, b: number) => a + b)
+    .onEvent('lookup', async (socket, id: string) => (id ? ackArgs(null, { id }) : ackArgs('not found')));
+  const pair = ackArgs(1, '2');
+  const second: string = pair.values[1];
+  void second;
+  // @ts-expect-error: an ackArgs marker is read-only
+  pair.values[0] = 2;
+  server.onConnection(async (socket) => {
+    const first: { ok: boolean } = await socket.emitWithAck<{ ok: boolean }>('confirm', 1, { timeoutMs: 500 });
+    const [error, row]: [string | null, { id: string }] = await socket.emitWithAckArgs<[string | null, { id: string }]>('confirm', 1);
+    const all: unknown[] = await socket.emitWithAckArgs('confirm');
+    void [first, error, row, all];
+    // @ts-expect-error: emitWithAckArgs resolves with the argument list, an array
+    await socket.emitWithAckArgs<string>('confirm');
+  });
   const members = await chat.members('room1');
   const firstId: string | undefined = members[0]?.socketId;
   void firstId;

@@ -15,12 +15,12 @@
  *   with SUITE=socket.io (default) or SUITE=engine.io.
  *
  * What the suites expect that this product cannot do (see the README's "Protocol
- * conformance" section): custom namespaces (only `/` is served), acknowledgements with more
- * than one argument, and Engine.IO-level echo of raw messages (the product is a Socket.IO
- * server: every Engine.IO message is parsed as a Socket.IO packet).
+ * conformance" section): custom namespaces (only `/` is served) and Engine.IO-level echo of
+ * raw messages (the product is a Socket.IO server: every Engine.IO message is parsed as a
+ * Socket.IO packet).
  */
 const http = require('node:http');
-const { startWebsocketServer } = require('../lib/index.js');
+const { startWebsocketServer, ackArgs } = require('../lib/index.js');
 
 const PORT = Number(process.env.PORT || 3000);
 const MODE = process.env.MODE || 'attach';
@@ -57,9 +57,8 @@ function setUpSocketIo(server) {
   server.onEvent('message', (socket, ...args) => {
     socket.emit('message-back', ...args);
   });
-  // An acknowledgement carries exactly one value (the handler's result): the arguments come
-  // back as one array, where the reference server acknowledges with them as separate values.
-  server.onEvent('message-with-ack', (socket, ...args) => args);
+  // Acknowledged with the arguments as separate values, as the reference server's `ack(...args)`.
+  server.onEvent('message-with-ack', (socket, ...args) => ackArgs(...args));
   return server;
 }
 

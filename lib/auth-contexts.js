@@ -53,7 +53,12 @@ class AuthContexts {
         debug('authenticate returned %s instead of { user, session, roles }', typeof context);
         return 'Authentication failed';
       }
-      if (current) this.#contexts.set(sid, context);
+      if (!current) {
+        // Rust gave up on this attempt (timeout): a later attempt may already be running.
+        // Refuse rather than let the connection through without its context.
+        return 'Authentication failed';
+      }
+      this.#contexts.set(sid, context);
       return null;
     } catch (error) {
       this.#settle(sid, attempt);

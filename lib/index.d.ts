@@ -82,7 +82,8 @@ export type ChannelMember = { socketId: string; user: unknown | null };
 
 /**
  * One client connection on the server. Once the client is gone, `emit`, `join`, `leave`
- * and `disconnect` return `false`, and `emitWithAck` rejects with `MNW_SOCKET_GONE`.
+ * and `disconnect` return `false`, and `emitWithAck`/`emitWithAckArgs` reject with
+ * `MNW_SOCKET_GONE`.
  */
 export declare class SocketHandle {
   /** The socket id (the same as the client's `socket.id`). */
@@ -100,12 +101,21 @@ export declare class SocketHandle {
    */
   emit(event: string, ...args: unknown[]): boolean;
   /**
-   * Sends `event` and resolves with the client's acknowledgement. A last argument of exactly
-   * `{ timeoutMs }` sets the wait (default 10000); rejects with `MNW_ACK_TIMEOUT`.
+   * Sends `event` and resolves with the client's acknowledgement (its first argument). A last
+   * argument of exactly `{ timeoutMs }` sets the wait (default 10000); rejects with
+   * `MNW_ACK_TIMEOUT`.
    * @example
    * const ok = await socket.emitWithAck('confirm', order, { timeoutMs: 2000 });
    */
   emitWithAck<R = unknown>(event: string, ...args: unknown[]): Promise<R>;
+  /**
+   * Like `emitWithAck`, but resolves with every argument the client acknowledged with, as an
+   * array (`[]` for `callback()`).
+   * @example
+   * // client: socket.on('confirm', (order, callback) => callback(null, { ok: true }));
+   * const [error, result] = await socket.emitWithAckArgs<[string | null, { ok: boolean }]>('confirm', order);
+   */
+  emitWithAckArgs<R extends unknown[] = unknown[]>(event: string, ...args: unknown[]): Promise<R>;
   /**
    * Adds the socket to a channel. Server-side joins skip the channel's access check.
    * @example
@@ -118,6 +128,24 @@ export declare class SocketHandle {
   disconnect(): boolean;
 }
 
+/** Several acknowledgement arguments, made by `ackArgs(...)`. */
+export interface AckArgs<A extends unknown[] = unknown[]> {
+  /** The acknowledgement's arguments, in order. */
+  readonly values: Readonly<A>;
+}
+
+/**
+ * Marks `values` as the several arguments of an `onEvent` handler's acknowledgement: the
+ * client's callback receives them as separate arguments, as with socket.io's
+ * `callback(a, b)`. A plain return value stays one argument (an array included).
+ * @example
+ * server.onEvent('lookup', async (socket, id) => {
+ *   const row = await db.find(id);
+ *   return row ? ackArgs(null, row) : ackArgs('not found'); // client: (error, row) => …
+ * });
+ */
+export declare function ackArgs<A extends unknown[]>(...values: A): AckArgs<A>;
+
 /** Handlers for socket-level events, on a server or a provider. */
 export interface SocketEventHandlers<Self> {
   /**
@@ -129,9 +157,11 @@ export interface SocketEventHandlers<Self> {
   /** Calls `handler(socket, reason)` when a connection ends (socket.io's reason names). */
   onDisconnect(handler: (socket: SocketHandle, reason: string) => void | Promise<void>): Self;
   /**
-   * Handles client event `event`; the return value (or resolved value) is the ack.
+   * Handles client event `event`; the return value (or resolved value) is the ack's one
+   * argument, or its several arguments when it is `ackArgs(...)`.
    * @example
    * server.onEvent('subscribeLiveQuery', (socket, { queryId }) => ({ ok: true }));
+   * server.onEvent('lookup', (socket, id) => ackArgs(null, rows.get(id))); // callback(null, row)
    */
   onEvent(event: string, handler: (socket: SocketHandle, ...args: any[]) => unknown): Self;
   /**

@@ -10,6 +10,7 @@ const { startWebsocketServer, WebsocketServer } = require('./server');
 const { createWebsocketProvider } = require('./provider');
 const { createEmitter, Emitter } = require('./emitter');
 const { codes } = require('./errors');
+const { ackArgs } = require('./ack-args');
 
 module.exports = {
   ServerChannel,
@@ -19,5 +20,6 @@ module.exports = {
   createWebsocketProvider,
   createEmitter,
   Emitter,
+  ackArgs,
   errorCodes: codes,
 };

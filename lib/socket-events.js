@@ -3,6 +3,7 @@
 const { codes, typeError, runtimeError, describe } = require('./errors');
 const { SocketHandle, checkEvent } = require('./socket-handle');
 const { deconstruct, reconstruct } = require('./payload');
+const { ackArgumentsOf } = require('./ack-args');
 const { PROTOCOL_EVENTS } = require('./protocol');
 
 /**
@@ -67,7 +68,10 @@ class SocketEvents {
     this.#enableNotices();
   }
 
-  /** Registers `handler(socket, ...args)` for client event `event`; its result is the ack. */
+  /**
+   * Registers `handler(socket, ...args)` for client event `event`; its result is the ack
+   * (one argument, or several with `ackArgs(...)`).
+   */
   onEvent(event, handler) {
     checkEvent(event, 'onEvent');
     if (PROTOCOL_EVENTS.has(event)) {
@@ -178,8 +182,7 @@ class SocketEvents {
     try {
       const result = await handler(socket, ...reconstruct(payload));
       if (!wantsAck) return null;
-      // Like socket.io's `callback()` without arguments: an empty acknowledgement.
-      return deconstruct(result === undefined ? [] : [result]);
+      return deconstruct(ackArgumentsOf(result));
     } catch (error) {
       this.#report(error, { socket, event });
       return null;

@@ -29,7 +29,7 @@ function encode(args, where) {
 /**
  * One client connection, as the app sees it on the server. A handle outlives its connection:
  * once the client is gone, `emit`/`join`/`leave`/`disconnect` return `false` and
- * `emitWithAck` rejects with `MNW_SOCKET_GONE`.
+ * `emitWithAck`/`emitWithAckArgs` reject with `MNW_SOCKET_GONE`.
  */
 class SocketHandle {
   #native;
@@ -76,24 +76,41 @@ class SocketHandle {
    * const answer = await socket.emitWithAck('confirm', { id: 1 }, { timeoutMs: 2000 });
    */
   async emitWithAck(event, ...args) {
-    checkEvent(event, 'SocketHandle.emitWithAck');
+    return (await this.#ask('emitWithAck', event, args))[0];
+  }
+
+  /**
+   * Like `emitWithAck`, but resolves with every argument of the client's acknowledgement, as
+   * an array (`[]` when the client called back without arguments).
+   * @example
+   * // client: socket.on('confirm', (order, callback) => callback(null, { ok: true }));
+   * const [error, result] = await socket.emitWithAckArgs('confirm', order, { timeoutMs: 2000 });
+   */
+  async emitWithAckArgs(event, ...args) {
+    return this.#ask('emitWithAckArgs', event, args);
+  }
+
+  /** Sends `event` with `args` (maybe ending in `{ timeoutMs }`); resolves with the ack's arguments. */
+  async #ask(method, event, args) {
+    const where = `SocketHandle.${method}`;
+    checkEvent(event, where);
     let timeoutMs = DEFAULT_ACK_TIMEOUT_MS;
     const last = args[args.length - 1];
     if (last && typeof last === 'object' && !Array.isArray(last) && Object.keys(last).join() === 'timeoutMs') {
       timeoutMs = last.timeoutMs;
       args = args.slice(0, -1);
       if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 2 ** 31 - 1) {
-        throw typeError(codes.INVALID_ARGUMENT, `SocketHandle.emitWithAck: timeoutMs must be a positive integer, got ${describe(timeoutMs)}`);
+        throw typeError(codes.INVALID_ARGUMENT, `${where}: timeoutMs must be a positive integer, got ${describe(timeoutMs)}`);
       }
     }
-    const payload = encode(args, 'SocketHandle.emitWithAck');
+    const payload = encode(args, where);
     if (!this.#connected) throw gone(this.id);
     const outcome = await this.#native.emitWithAck(this.id, event, payload, timeoutMs);
     if (outcome.failure === 'timeout') {
-      throw runtimeError(codes.ACK_TIMEOUT, `emitWithAck("${event}"): the client did not acknowledge within ${timeoutMs} ms`);
+      throw runtimeError(codes.ACK_TIMEOUT, `${method}("${event}"): the client did not acknowledge within ${timeoutMs} ms`);
     }
     if (outcome.failure) throw gone(this.id);
-    return reconstruct(outcome.args)[0];
+    return reconstruct(outcome.args);
   }
 
   /**

@@ -85,7 +85,7 @@ export async function startMongo(t, { standalone = false } = {}) {
 
 /**
  * Starts a server instance in its own process with `backend` (and more server `options`);
- * returns `{ url, broadcast, members, kill, close, stderr }`.
+ * returns `{ url, broadcast, members, membersMany, kill, close, stderr }`.
  */
 export async function startInstance(t, backend, options = {}) {
   const child = fork(fileURLToPath(new URL('./instance.mjs', import.meta.url)), {
@@ -96,6 +96,20 @@ export async function startInstance(t, backend, options = {}) {
   let requests = 0;
   child.stderr.on('data', (chunk) => (stderr += chunk));
   t.after(() => child.kill('SIGKILL'));
+  const ask = (message) => {
+    const request = (requests += 1);
+    const reply = new Promise((resolve) => {
+      const onMessage = (m) => {
+        if (m.type === 'members' && m.request === request) {
+          child.off('message', onMessage);
+          resolve(m);
+        }
+      };
+      child.on('message', onMessage);
+    });
+    child.send({ ...message, request });
+    return reply;
+  };
   const first = await waitFor(child, 'message', 20000);
   if (first.type !== 'ready') {
     const error = new Error(first.message);
@@ -106,20 +120,9 @@ export async function startInstance(t, backend, options = {}) {
     url: `http://127.0.0.1:${first.port}`,
     broadcast: (id, data, pad = 0) => child.send({ type: 'broadcast', id, data, pad }),
     /** `chat.members(id)` run in the instance: `{ members, ms }`. */
-    members: async (id) => {
-      const request = (requests += 1);
-      const reply = new Promise((resolve) => {
-        const onMessage = (m) => {
-          if (m.type === 'members' && m.request === request) {
-            child.off('message', onMessage);
-            resolve(m);
-          }
-        };
-        child.on('message', onMessage);
-      });
-      child.send({ type: 'members', id, request });
-      return reply;
-    },
+    members: (id) => ask({ type: 'members', id }),
+    /** `chat.members(id)` for every id of `ids`, all started in one tick: `{ lists, ms }`. */
+    membersMany: (ids) => ask({ type: 'members-many', ids }),
     kill: () => child.kill('SIGKILL'),
     /** What the instance printed on stderr so far (native logs). */
     stderr: () => stderr,

@@ -27,6 +27,11 @@ process.on('message', async (message) => {
     const started = performance.now();
     const members = await chat.members(message.id);
     process.send({ type: 'members', request: message.request, members, ms: performance.now() - started });
+  } else if (message.type === 'members-many') {
+    // All calls start in the same tick, so they are in flight together.
+    const started = performance.now();
+    const lists = await Promise.all(message.ids.map((id) => chat.members(id)));
+    process.send({ type: 'members', request: message.request, lists, ms: performance.now() - started });
   } else if (message.type === 'close') {
     await server.close();
     process.exit(0);

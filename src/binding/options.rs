@@ -50,7 +50,8 @@ pub struct JsServerOptions {
     pub max_http_buffer_size: Option<u32>,
     /// Packets one socket's send queue holds before it counts as a slow consumer, default 4096.
     pub max_buffered_packets: Option<u32>,
-    /// Bytes one socket's send queue holds before it counts as a slow consumer, default 4 MiB.
+    /// Bytes one native socket's send queue holds before it counts as a slow consumer, default
+    /// 4 MiB (socketioxide sessions are bounded in packets only).
     pub max_buffered_bytes: Option<u32>,
     /// Milliseconds an `onEvent` handler may run before it counts as timed out, default 10000.
     pub event_timeout_ms: Option<u32>,
@@ -58,7 +59,7 @@ pub struct JsServerOptions {
     pub max_inflight_events_per_socket: Option<u32>,
     /// JS hook calls in flight across the server, default 1024.
     pub max_pending_hook_calls: Option<u32>,
-    /// Initial websocket read buffer per connection in bytes, default 1024.
+    /// Initial websocket read buffer of an upgraded polling session in bytes, default 1024.
     pub ws_read_buffer_size: Option<u32>,
     /// Channels one socket may be in, default 1000.
     pub max_channels_per_socket: Option<u32>,

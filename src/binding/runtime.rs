@@ -46,7 +46,7 @@ fn init_runtime() {
 
 /// One worker per core but one, and at least one: Node's JS thread (the app, and the
 /// `authenticate` and access-check callbacks every connection waits for) needs a core of its
-/// own, and the fan-out is one task whatever the count. Measured on 2 cores (`npm run bench`,
+/// own, and delivery is one task whatever the count. Measured on 2 cores (`npm run bench`,
 /// storm-10k): 1 worker 8,058 joins/s, 2 workers 7,373; bursts and paced fan-out equal or better.
 fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))

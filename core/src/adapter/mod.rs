@@ -1,0 +1,148 @@
+//! Cross-instance delivery: the narrow trait every backend implements, and the message it
+//! carries. A broadcast is delivered to local members by the delivery task and handed to the
+//! adapter, which gets it to every other instance; each instance delivers what it receives
+//! to its own members. The same path carries the presence protocol (`crate::presence`):
+//! heartbeats, member queries and their replies. Backends: [`local`] (one instance, the
+//! default), [`mongodb`] (change streams on a shared collection), [`redis`] (pub/sub).
+
+pub mod backoff;
+pub mod local;
+pub mod mongodb;
+pub mod redis;
+
+use std::{future::Future, pin::Pin, sync::Arc};
+
+use serde_json::value::RawValue;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// What a [`ClusterMessage`] carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageKind {
+    /// A channel broadcast: `data` goes to the members of `channel`.
+    Broadcast,
+    /// A presence protocol message (`crate::presence`); `data` is its JSON body.
+    Presence,
+}
+
+impl MessageKind {
+    /// The name backends store for non-broadcast kinds (broadcasts store none, which keeps
+    /// their documents as they were).
+    pub fn wire_name(self) -> Option<&'static str> {
+        match self {
+            MessageKind::Broadcast => None,
+            MessageKind::Presence => Some("presence"),
+        }
+    }
+
+    /// The kind a stored name stands for; `None` for names this version does not know.
+    pub fn from_wire_name(name: Option<&str>) -> Option<Self> {
+        match name {
+            None => Some(MessageKind::Broadcast),
+            Some("presence") => Some(MessageKind::Presence),
+            Some(_) => None,
+        }
+    }
+}
+
+/// A message travelling between instances.
+#[derive(Debug, Clone)]
+pub struct ClusterMessage {
+    /// The instance that published it (so it can skip its own messages).
+    pub origin: Arc<str>,
+    /// Broadcast or presence.
+    pub kind: MessageKind,
+    /// The room, `category:id` (empty for presence messages).
+    pub channel: String,
+    /// The payload, JSON text shared with local delivery (never copied per instance).
+    pub data: Arc<RawValue>,
+}
+
+impl PartialEq for ClusterMessage {
+    fn eq(&self, other: &Self) -> bool {
+        self.origin == other.origin
+            && self.kind == other.kind
+            && self.channel == other.channel
+            && self.data.get() == other.data.get()
+    }
+}
+
+impl ClusterMessage {
+    /// Builds a message from text received from a backend; `None` if `data` is not JSON or
+    /// `kind` is unknown (a newer instance's message).
+    pub fn from_parts(
+        origin: &str,
+        kind: Option<&str>,
+        channel: String,
+        data: String,
+    ) -> Option<Self> {
+        let kind = MessageKind::from_wire_name(kind)?;
+        let data: Arc<RawValue> = RawValue::from_string(data).ok()?.into();
+        Some(Self { origin: origin.into(), kind, channel, data })
+    }
+}
+
+/// A task an adapter runs until shutdown.
+pub type AdapterTask = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// A cross-instance backend. Both methods are cheap to call; the work runs in the tasks they
+/// return or feed.
+pub trait Adapter: Send + Sync + 'static {
+    /// Hands a broadcast to the other instances. Never blocks: a backend that cannot keep up
+    /// drops (and counts) rather than buffering without bound.
+    fn publish(&self, message: ClusterMessage);
+
+    /// Returns the task that delivers other instances' messages into `sink` until `shutdown`
+    /// fires, reconnecting (with backoff) whenever the backend goes away.
+    fn subscribe(
+        &self,
+        sink: mpsc::Sender<ClusterMessage>,
+        shutdown: CancellationToken,
+    ) -> AdapterTask;
+}
+
+/// Why an adapter could not start. The messages say which and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum AdapterError {
+    /// The URI or URL could not be parsed.
+    #[error("invalid {backend} address: {detail}")]
+    InvalidAddress {
+        /// `MongoDB` or `Redis`.
+        backend: &'static str,
+        /// The parser's message.
+        detail: String,
+    },
+    /// The server could not be reached in time.
+    #[error("cannot reach {backend} at {address}: {detail}; check the address and that the server is running")]
+    Unreachable {
+        /// `MongoDB` or `Redis`.
+        backend: &'static str,
+        /// Where we tried.
+        address: String,
+        /// The driver's message.
+        detail: String,
+    },
+    /// MongoDB runs standalone: change streams are unavailable.
+    #[error("MongoDB at {address} is not a replica set, and change streams need one: start mongod with --replSet (MongoDB Atlas always is one)")]
+    NotAReplicaSet {
+        /// Where we connected.
+        address: String,
+    },
+    /// Setting up the collection or its TTL index failed.
+    #[error("cannot prepare the {collection} collection: {detail}")]
+    Setup {
+        /// The collection.
+        collection: String,
+        /// The driver's message.
+        detail: String,
+    },
+}
+
+/// A unique id for this instance, used as [`ClusterMessage::origin`].
+pub fn instance_id() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let random = std::collections::hash_map::RandomState::new();
+    let salt = std::hash::BuildHasher::hash_one(&random, nanos);
+    format!("{:x}-{:x}-{:x}", std::process::id(), nanos, salt)
+}

@@ -1,0 +1,369 @@
+//! The MongoDB backend: every instance inserts its broadcasts into one shared collection and
+//! follows the others' through a change stream (`PROTOCOL.md`, "Horizontal scaling").
+//! Documents carry `createdAt` as a BSON date so the TTL index really expires them.
+
+use std::{
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex,
+    },
+    time::{Duration, Instant},
+};
+
+use futures_util::StreamExt;
+use mongodb::{
+    bson::{doc, oid::ObjectId, DateTime, Document},
+    change_stream::{event::ChangeStreamEvent, ChangeStream},
+    error::{Error as MongoError, ErrorKind},
+    options::{ClientOptions, IndexOptions},
+    Client, Collection, IndexModel,
+};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    backoff::{count_dropped, count_for_log, open_with_backoff, pause, Backoff, Health},
+    Adapter, AdapterError, AdapterTask, ClusterMessage,
+};
+
+/// MongoDB error code: the collection already exists.
+const NAMESPACE_EXISTS: i32 = 48;
+/// MongoDB error code: an index with the same name but other options exists (`PROTOCOL.md`).
+const INDEX_OPTIONS_CONFLICT: i32 = 85;
+/// MongoDB error code: duplicate key (a retried insert that had already landed).
+const DUPLICATE_KEY: i32 = 11000;
+/// Name of the TTL index on `createdAt`.
+const TTL_INDEX: &str = "createdAt_1";
+/// Broadcasts inserted in one round trip at most.
+const MAX_BATCH: usize = 256;
+/// The largest payload that fits in one document: MongoDB's 16 MiB limit, less room for the
+/// other fields. A larger one would be refused by every insert retry and stall the queue.
+const MAX_PAYLOAD: usize = 16 * 1024 * 1024 - 64 * 1024;
+
+/// How to reach the shared collection, with every limit.
+#[derive(Debug, Clone)]
+pub struct MongoConfig {
+    /// Connection string, e.g. `mongodb://host/app?replicaSet=rs0`.
+    pub uri: String,
+    /// Database; default: the one named in the URI, else `modelence`.
+    pub db_name: Option<String>,
+    /// Collection shared by the instances. Default `_modelenceSocketio`.
+    pub collection: String,
+    /// How long documents live (TTL index). Default 3600 s (the seed's one hour).
+    pub ttl: Duration,
+    /// How long start-up may wait for the server. Default 10 s.
+    pub connect_timeout: Duration,
+    /// Broadcasts waiting to be inserted; when full, new ones are dropped and counted.
+    /// Default 10,000.
+    pub publish_queue: usize,
+    /// A broadcast not inserted within this age (database down) is dropped. Default 30 s.
+    pub max_publish_age: Duration,
+}
+
+impl MongoConfig {
+    /// A configuration with the defaults for `uri`.
+    pub fn new(uri: impl Into<String>) -> Self {
+        Self {
+            uri: uri.into(),
+            db_name: None,
+            collection: crate::protocol::DEFAULT_COLLECTION.to_owned(),
+            ttl: Duration::from_secs(3600),
+            connect_timeout: Duration::from_secs(10),
+            publish_queue: 10_000,
+            max_publish_age: Duration::from_secs(30),
+        }
+    }
+}
+
+struct Pending {
+    id: ObjectId,
+    queued: Instant,
+    message: ClusterMessage,
+}
+
+/// The MongoDB adapter.
+pub struct MongoAdapter {
+    origin: Arc<str>,
+    collection: Collection<Document>,
+    queue: mpsc::Sender<Pending>,
+    first_stream: Mutex<Option<ChangeStream<ChangeStreamEvent<Document>>>>,
+    dropped: Arc<AtomicU64>,
+    /// Messages too large for one document, refused.
+    oversized: AtomicU64,
+}
+
+fn command_code(error: &MongoError) -> Option<i32> {
+    match error.kind.as_ref() {
+        ErrorKind::Command(command) => Some(command.code),
+        _ => None,
+    }
+}
+
+fn only_duplicates(error: &MongoError) -> bool {
+    match error.kind.as_ref() {
+        ErrorKind::InsertMany(failure) => {
+            failure.write_concern_error.is_none()
+                && failure
+                    .write_errors
+                    .as_ref()
+                    .is_some_and(|errors| errors.iter().all(|e| e.code == DUPLICATE_KEY))
+        }
+        _ => false,
+    }
+}
+
+impl MongoAdapter {
+    /// Connects, checks for a replica set, prepares the collection and its TTL index, and
+    /// opens the change stream. Returns the adapter and its publishing task.
+    pub async fn connect(
+        config: MongoConfig,
+        origin: Arc<str>,
+        shutdown: CancellationToken,
+    ) -> Result<(Arc<Self>, AdapterTask), AdapterError> {
+        let mut options = ClientOptions::parse(&config.uri).await.map_err(|e| {
+            AdapterError::InvalidAddress { backend: "MongoDB", detail: e.to_string() }
+        })?;
+        let address = options.hosts.iter().map(|h| h.to_string()).collect::<Vec<_>>().join(",");
+        options.server_selection_timeout = Some(config.connect_timeout);
+        options.connect_timeout = Some(config.connect_timeout);
+        options.app_name.get_or_insert_with(|| "modelence-native-ws".to_owned());
+        let db_name = config
+            .db_name
+            .clone()
+            .or_else(|| options.default_database.clone())
+            .unwrap_or_else(|| "modelence".to_owned());
+        let client = Client::with_options(options).map_err(|e| AdapterError::InvalidAddress {
+            backend: "MongoDB",
+            detail: e.to_string(),
+        })?;
+        let db = client.database(&db_name);
+
+        let hello =
+            db.run_command(doc! { "hello": 1 }).await.map_err(|e| AdapterError::Unreachable {
+                backend: "MongoDB",
+                address: address.clone(),
+                detail: e.to_string(),
+            })?;
+        if hello.get_str("setName").is_err() {
+            return Err(AdapterError::NotAReplicaSet { address });
+        }
+
+        let setup =
+            |detail: String| AdapterError::Setup { collection: config.collection.clone(), detail };
+        if let Err(e) = db.create_collection(&config.collection).await {
+            if command_code(&e) != Some(NAMESPACE_EXISTS) {
+                return Err(setup(e.to_string()));
+            }
+        }
+        let collection = db.collection::<Document>(&config.collection);
+        ensure_ttl_index(&collection, config.ttl).await.map_err(|e| setup(e.to_string()))?;
+        let stream =
+            open_stream(&collection, &origin, None).await.map_err(|e| setup(e.to_string()))?;
+
+        let (queue, rx) = mpsc::channel(config.publish_queue.max(1));
+        let dropped = Arc::new(AtomicU64::new(0));
+        let publisher =
+            publish_loop(collection.clone(), rx, shutdown, config.max_publish_age, dropped.clone());
+        let adapter = Arc::new(Self {
+            origin,
+            collection,
+            queue,
+            first_stream: Mutex::new(Some(stream)),
+            dropped,
+            oversized: AtomicU64::new(0),
+        });
+        Ok((adapter, Box::pin(publisher)))
+    }
+}
+
+/// Creates the TTL index; on IndexOptionsConflict (another TTL), drops and recreates it.
+async fn ensure_ttl_index(
+    collection: &Collection<Document>,
+    ttl: Duration,
+) -> Result<(), MongoError> {
+    let model = || {
+        let options = IndexOptions::builder().name(TTL_INDEX.to_owned()).expire_after(ttl).build();
+        IndexModel::builder().keys(doc! { "createdAt": 1 }).options(options).build()
+    };
+    match collection.create_index(model()).await {
+        Ok(_) => Ok(()),
+        Err(e) if command_code(&e) == Some(INDEX_OPTIONS_CONFLICT) => {
+            collection.drop_index(TTL_INDEX).await?;
+            collection.create_index(model()).await.map(|_| ())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn open_stream(
+    collection: &Collection<Document>,
+    origin: &str,
+    resume: Option<mongodb::change_stream::event::ResumeToken>,
+) -> Result<ChangeStream<ChangeStreamEvent<Document>>, MongoError> {
+    collection
+        .watch()
+        .pipeline([doc! { "$match": { "operationType": "insert", "fullDocument.origin": { "$ne": origin } } }])
+        .resume_after(resume)
+        .await
+}
+
+fn to_document(pending: &Pending) -> Document {
+    let mut document = doc! {
+        "_id": pending.id,
+        "origin": &*pending.message.origin,
+        "channel": &pending.message.channel,
+        "data": pending.message.data.get(),
+        "createdAt": DateTime::now(),
+    };
+    if let Some(kind) = pending.message.kind.wire_name() {
+        document.insert("kind", kind);
+    }
+    document
+}
+
+fn from_document(document: &Document) -> Option<ClusterMessage> {
+    ClusterMessage::from_parts(
+        document.get_str("origin").ok()?,
+        document.get_str("kind").ok(),
+        document.get_str("channel").ok()?.to_owned(),
+        document.get_str("data").ok()?.to_owned(),
+    )
+}
+
+async fn publish_loop(
+    collection: Collection<Document>,
+    mut rx: mpsc::Receiver<Pending>,
+    shutdown: CancellationToken,
+    max_age: Duration,
+    dropped: Arc<AtomicU64>,
+) {
+    let mut health = Health::new("MongoDB", "publish");
+    let mut backoff = Backoff::default();
+    let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
+    loop {
+        if batch.len() < MAX_BATCH {
+            let room = MAX_BATCH - batch.len();
+            if batch.is_empty() {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    n = rx.recv_many(&mut batch, room) => if n == 0 { return },
+                }
+            } else {
+                while batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(p) => batch.push(p),
+                        Err(_) => break,
+                    }
+                }
+            }
+        }
+        let before = batch.len();
+        batch.retain(|p| p.queued.elapsed() < max_age);
+        dropped.fetch_add((before - batch.len()) as u64, Ordering::Relaxed);
+        if batch.is_empty() {
+            continue;
+        }
+        let documents: Vec<Document> = batch.iter().map(to_document).collect();
+        // Unordered with our own `_id`s: a retry after a partial success only hits
+        // duplicate-key errors for what already landed, so nothing is published twice.
+        match collection.insert_many(documents).ordered(false).await {
+            Ok(_) => {
+                health.up();
+                backoff.reset();
+                batch.clear();
+            }
+            Err(e) if only_duplicates(&e) => {
+                health.up();
+                backoff.reset();
+                batch.clear();
+            }
+            Err(e) => {
+                health.down(&e);
+                if !pause(&shutdown, backoff.next_delay()).await {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl Adapter for MongoAdapter {
+    fn publish(&self, message: ClusterMessage) {
+        let size = message.data.get().len() + message.channel.len();
+        if size > MAX_PAYLOAD {
+            if let Some(total) = count_for_log(&self.oversized) {
+                tracing::warn!(
+                    bytes = size,
+                    total,
+                    "message over MongoDB's 16 MiB document limit: not shared with other instances (this instance's members still get it)"
+                );
+            }
+            return;
+        }
+        let pending = Pending { id: ObjectId::new(), queued: Instant::now(), message };
+        if self.queue.try_send(pending).is_err() {
+            count_dropped(&self.dropped, "MongoDB");
+        }
+    }
+
+    fn subscribe(
+        &self,
+        sink: mpsc::Sender<ClusterMessage>,
+        shutdown: CancellationToken,
+    ) -> AdapterTask {
+        let first = self.first_stream.lock().ok().and_then(|mut s| s.take());
+        let collection = self.collection.clone();
+        let origin = self.origin.clone();
+        Box::pin(follow(collection, origin, first, sink, shutdown))
+    }
+}
+
+async fn follow(
+    collection: Collection<Document>,
+    origin: Arc<str>,
+    mut stream: Option<ChangeStream<ChangeStreamEvent<Document>>>,
+    sink: mpsc::Sender<ClusterMessage>,
+    shutdown: CancellationToken,
+) {
+    let mut health = Health::new("MongoDB", "change stream");
+    let mut backoff = Backoff::default();
+    let mut resume = None;
+    loop {
+        let open = || open_stream(&collection, &origin, resume.clone());
+        let first = stream.take();
+        let Some(mut current) =
+            open_with_backoff(first, &shutdown, &mut health, &mut backoff, open).await
+        else {
+            return;
+        };
+        health.up();
+        backoff.reset();
+        loop {
+            let next = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                next = current.next() => next,
+            };
+            match next {
+                Some(Ok(event)) => {
+                    resume = Some(event.id.clone());
+                    if let Some(message) = event.full_document.as_ref().and_then(from_document) {
+                        if sink.send(message).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                Some(Err(e)) => {
+                    health.down(&e);
+                    break;
+                }
+                None => break,
+            }
+        }
+        if let Some(token) = current.resume_token() {
+            resume = Some(token);
+        }
+        if !pause(&shutdown, backoff.next_delay()).await {
+            return;
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! The Redis backend: broadcasts go through one pub/sub channel shared by the instances.
+
+use std::{
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex,
+    },
+    time::{Duration, Instant},
+};
+
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    backoff::{count_dropped, open_with_backoff, pause, Backoff, Health},
+    Adapter, AdapterError, AdapterTask, ClusterMessage, MessageKind,
+};
+
+/// How to reach Redis, with every limit.
+#[derive(Debug, Clone)]
+pub struct RedisConfig {
+    /// e.g. `redis://127.0.0.1:6379/`.
+    pub url: String,
+    /// The pub/sub channel the instances share. Default `modelence-ws#_modelenceSocketio`.
+    pub channel: String,
+    /// How long start-up may wait for the server. Default 10 s.
+    pub connect_timeout: Duration,
+    /// Broadcasts waiting to be published; when full, new ones are dropped and counted.
+    /// Default 10,000.
+    pub publish_queue: usize,
+    /// A broadcast not published within this age (Redis down) is dropped. Default 30 s.
+    pub max_publish_age: Duration,
+}
+
+impl RedisConfig {
+    /// A configuration with the defaults for `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            channel: format!("modelence-ws#{}", crate::protocol::DEFAULT_COLLECTION),
+            connect_timeout: Duration::from_secs(10),
+            publish_queue: 10_000,
+            max_publish_age: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The message on the wire: JSON with the payload embedded as is.
+#[derive(Serialize)]
+struct WireOut<'a> {
+    o: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    k: Option<&'a str>,
+    c: &'a str,
+    d: &'a RawValue,
+}
+
+#[derive(Deserialize)]
+struct WireIn {
+    o: String,
+    #[serde(default)]
+    k: Option<String>,
+    c: String,
+    d: Box<RawValue>,
+}
+
+/// The Redis adapter.
+pub struct RedisAdapter {
+    origin: Arc<str>,
+    client: redis::Client,
+    channel: String,
+    queue: mpsc::Sender<(Instant, ClusterMessage)>,
+    first_subscription: Mutex<Option<redis::aio::PubSub>>,
+    dropped: Arc<AtomicU64>,
+}
+
+fn unreachable(address: &str, error: impl std::fmt::Display) -> AdapterError {
+    AdapterError::Unreachable {
+        backend: "Redis",
+        address: address.to_owned(),
+        detail: error.to_string(),
+    }
+}
+
+impl RedisAdapter {
+    /// Connects, checks the server answers, subscribes. Returns the adapter and its
+    /// publishing task.
+    pub async fn connect(
+        config: RedisConfig,
+        origin: Arc<str>,
+        shutdown: CancellationToken,
+    ) -> Result<(Arc<Self>, AdapterTask), AdapterError> {
+        let client = redis::Client::open(config.url.as_str()).map_err(|e| {
+            AdapterError::InvalidAddress { backend: "Redis", detail: e.to_string() }
+        })?;
+        let address = config.url.clone();
+        let timeout = config.connect_timeout;
+        let connection = tokio::time::timeout(timeout, client.get_multiplexed_async_connection())
+            .await
+            .map_err(|_| unreachable(&address, "timed out"))?
+            .map_err(|e| unreachable(&address, e))?;
+        let mut pubsub = tokio::time::timeout(timeout, client.get_async_pubsub())
+            .await
+            .map_err(|_| unreachable(&address, "timed out"))?
+            .map_err(|e| unreachable(&address, e))?;
+        pubsub.subscribe(&config.channel).await.map_err(|e| unreachable(&address, e))?;
+
+        let (queue, rx) = mpsc::channel(config.publish_queue.max(1));
+        let dropped = Arc::new(AtomicU64::new(0));
+        let publisher = publish_loop(
+            client.clone(),
+            connection,
+            config.channel.clone(),
+            rx,
+            shutdown,
+            config.max_publish_age,
+            dropped.clone(),
+        );
+        let adapter = Arc::new(Self {
+            origin,
+            client,
+            channel: config.channel,
+            queue,
+            first_subscription: Mutex::new(Some(pubsub)),
+            dropped,
+        });
+        Ok((adapter, Box::pin(publisher)))
+    }
+}
+
+/// Encodes a message for the channel; `None` if its data is not JSON.
+fn encode(message: &ClusterMessage) -> Option<String> {
+    let wire = WireOut {
+        o: &message.origin,
+        k: message.kind.wire_name(),
+        c: &message.channel,
+        d: &message.data,
+    };
+    serde_json::to_string(&wire).ok()
+}
+
+fn decode(payload: &[u8]) -> Option<ClusterMessage> {
+    let wire: WireIn = serde_json::from_slice(payload).ok()?;
+    Some(ClusterMessage {
+        origin: wire.o.into(),
+        kind: MessageKind::from_wire_name(wire.k.as_deref())?,
+        channel: wire.c,
+        data: Arc::from(wire.d),
+    })
+}
+
+async fn publish_loop(
+    client: redis::Client,
+    mut connection: redis::aio::MultiplexedConnection,
+    channel: String,
+    mut rx: mpsc::Receiver<(Instant, ClusterMessage)>,
+    shutdown: CancellationToken,
+    max_age: Duration,
+    dropped: Arc<AtomicU64>,
+) {
+    let mut health = Health::new("Redis", "publish");
+    let mut backoff = Backoff::default();
+    loop {
+        let (queued, message) = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            next = rx.recv() => match next { Some(next) => next, None => return },
+        };
+        let Some(payload) = encode(&message) else { continue };
+        loop {
+            if queued.elapsed() >= max_age {
+                dropped.fetch_add(1, Ordering::Relaxed);
+                break;
+            }
+            let sent: Result<i64, _> = redis::cmd("PUBLISH")
+                .arg(&channel)
+                .arg(&payload)
+                .query_async(&mut connection)
+                .await;
+            match sent {
+                Ok(_) => {
+                    health.up();
+                    backoff.reset();
+                    break;
+                }
+                Err(e) => {
+                    health.down(&e);
+                    if !pause(&shutdown, backoff.next_delay()).await {
+                        return;
+                    }
+                    if let Ok(fresh) = client.get_multiplexed_async_connection().await {
+                        connection = fresh;
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Adapter for RedisAdapter {
+    fn publish(&self, message: ClusterMessage) {
+        if self.queue.try_send((Instant::now(), message)).is_err() {
+            count_dropped(&self.dropped, "Redis");
+        }
+    }
+
+    fn subscribe(
+        &self,
+        sink: mpsc::Sender<ClusterMessage>,
+        shutdown: CancellationToken,
+    ) -> AdapterTask {
+        let first = self.first_subscription.lock().ok().and_then(|mut s| s.take());
+        let client = self.client.clone();
+        let channel = self.channel.clone();
+        let origin = self.origin.clone();
+        Box::pin(follow(client, channel, origin, first, sink, shutdown))
+    }
+}
+
+async fn follow(
+    client: redis::Client,
+    channel: String,
+    origin: Arc<str>,
+    mut subscription: Option<redis::aio::PubSub>,
+    sink: mpsc::Sender<ClusterMessage>,
+    shutdown: CancellationToken,
+) {
+    let mut health = Health::new("Redis", "subscribe");
+    let mut backoff = Backoff::default();
+    loop {
+        let open = || async {
+            let mut pubsub = client.get_async_pubsub().await?;
+            pubsub.subscribe(&channel).await?;
+            Ok::<_, redis::RedisError>(pubsub)
+        };
+        let first = subscription.take();
+        let Some(mut pubsub) =
+            open_with_backoff(first, &shutdown, &mut health, &mut backoff, open).await
+        else {
+            return;
+        };
+        health.up();
+        backoff.reset();
+        {
+            let mut messages = pubsub.on_message();
+            loop {
+                let next = tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    next = messages.next() => next,
+                };
+                let Some(msg) = next else { break };
+                let Some(message) = decode(msg.get_payload_bytes()) else { continue };
+                if message.origin != origin && sink.send(message).await.is_err() {
+                    return;
+                }
+            }
+        }
+        health.down(&"subscription closed");
+        if !pause(&shutdown, backoff.next_delay()).await {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_round_trip_keeps_the_json_text() {
+        for kind in [None, Some("presence")] {
+            let message =
+                ClusterMessage::from_parts("a", kind, "chat:1".into(), r#"{"x":[1,"é"]}"#.into())
+                    .unwrap();
+            let encoded = encode(&message).unwrap();
+            assert_eq!(decode(encoded.as_bytes()), Some(message));
+        }
+        assert_eq!(decode(b"not json"), None);
+        assert_eq!(decode(br#"{"o":"a","k":"future","c":"","d":1}"#), None);
+    }
+}

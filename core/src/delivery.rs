@@ -1,0 +1,71 @@
+//! Local delivery: one task drains the broadcast queue in order, in batches of what is
+//! already queued, and hands each batch to every engine, which writes it to its members.
+
+use std::{
+    panic::{catch_unwind, AssertUnwindSafe},
+    sync::Arc,
+};
+
+use tokio::sync::{mpsc, Mutex};
+use tokio_util::sync::CancellationToken;
+
+use crate::{broadcast::Broadcast, engine::Engine, supervise::supervised};
+
+/// Most broadcasts delivered as one batch: each native member gets the batch's frames for it
+/// together (`writev`) instead of one `write` each. Engines may split a batch further.
+const MAX_BATCH_BROADCASTS: usize = 4096;
+
+/// The delivery task: drains `queue` into `engines` until `shutdown`. Supervised: a panic
+/// while delivering one batch is logged, that batch is lost, and delivery goes on.
+pub async fn run(
+    queue: mpsc::Receiver<Broadcast>,
+    engines: Vec<Arc<dyn Engine>>,
+    shutdown: CancellationToken,
+) {
+    let queue = Arc::new(Mutex::new(queue));
+    let engines = Arc::new(engines);
+    supervised("delivery", &shutdown.clone(), move || {
+        let (queue, engines, shutdown) = (queue.clone(), engines.clone(), shutdown.clone());
+        async move { drain(&mut *queue.lock().await, &engines, &shutdown).await }
+    })
+    .await;
+}
+
+async fn drain(
+    queue: &mut mpsc::Receiver<Broadcast>,
+    engines: &[Arc<dyn Engine>],
+    shutdown: &CancellationToken,
+) {
+    let mut batch = Vec::new();
+    loop {
+        tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => return,
+            next = queue.recv() => match next {
+                Some(first) => {
+                    batch.push(first);
+                    while batch.len() < MAX_BATCH_BROADCASTS {
+                        let Ok(next) = queue.try_recv() else { break };
+                        batch.push(next);
+                    }
+                    deliver(engines, &batch);
+                    batch.clear();
+                    if batch.capacity() > MAX_BATCH_BROADCASTS {
+                        batch = Vec::new();
+                    }
+                }
+                None => return,
+            },
+        }
+    }
+}
+
+/// Hands `batch` to each engine; a panic in one engine's delivery is logged and does not stop
+/// the others or later batches.
+fn deliver(engines: &[Arc<dyn Engine>], batch: &[Broadcast]) {
+    for engine in engines {
+        if catch_unwind(AssertUnwindSafe(|| engine.deliver(batch))).is_err() {
+            tracing::error!(broadcasts = batch.len(), "delivery panicked; this batch is lost");
+        }
+    }
+}

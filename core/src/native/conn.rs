@@ -1,0 +1,279 @@
+//! The IO loop of one native connection, in one task: answers the handshake, reads into a
+//! per-thread buffer, feeds [`Protocol`] and carries out its steps (through the shared
+//! dispatch), runs the connection's flows, flushes what direct writes could not send, and
+//! closes gracefully.
+//!
+//! Reading stops while the socket has as many app events waiting for JS as allowed, so
+//! Rust never reads faster than the app handles (TCP backpressure to the client). The
+//! connection's flows hold its socket weakly: when it ends they run on to their own
+//! timeout (so a hung handler is still reported), but never keep the socket open.
+
+use std::{cell::RefCell, io, pin::Pin, sync::Arc, time::Duration};
+
+use bytes::Bytes;
+use tokio::{
+    task::JoinSet,
+    time::{sleep_until, Instant, Sleep},
+};
+
+use crate::{
+    client::{cut_off_slow, AckReply, Client},
+    dispatch::{self, Dispatched},
+    native::{
+        client::{NativeAck, NativeClient},
+        frame, packet,
+        protocol::{Protocol, Step},
+        socket::{CloseReason, NativeSocket},
+        NativeEngine,
+    },
+};
+
+/// Bytes read per `read` syscall, into a buffer shared by all connections of a thread, so an
+/// idle connection holds no read buffer at all.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// How long a closing connection waits for the client to close its side.
+const CLOSE_LINGER: Duration = Duration::from_secs(2);
+
+thread_local! {
+    static READ_BUFFER: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_CHUNK].into_boxed_slice());
+}
+
+struct Connection {
+    engine: Arc<NativeEngine>,
+    socket: Arc<NativeSocket>,
+    client: Client,
+    protocol: Protocol,
+    /// The connection's flows (joins, publishes, app events); detached when it ends.
+    flows: JoinSet<()>,
+    /// Whether the client sent a CONNECT (so the app may hold state for it).
+    tried_to_connect: bool,
+}
+
+enum Read {
+    Nothing,
+    Data,
+    Ended,
+}
+
+/// Serves a connection whose upgrade request has been read: answers it, then runs until the
+/// connection ends. `early` holds websocket bytes that arrived with the request head.
+pub async fn serve(
+    engine: Arc<NativeEngine>,
+    socket: Arc<NativeSocket>,
+    accept: String,
+    early: Bytes,
+) {
+    let config = &engine.shared.config;
+    let mut hello = crate::native::handshake::switching_protocols(&accept);
+    let engine_sid = crate::native::random_id();
+    hello.extend_from_slice(&packet::open(
+        &engine_sid,
+        config.ping_interval.as_millis(),
+        config.ping_timeout.as_millis(),
+        config.max_payload,
+    ));
+    socket.send_final(&Bytes::from(hello));
+    let client = Client::new(Arc::new(NativeClient::new(&socket, engine.registry.clone())));
+    let mut conn = Connection {
+        protocol: Protocol::new(config, Instant::now()),
+        flows: JoinSet::new(),
+        tried_to_connect: false,
+        engine,
+        socket,
+        client,
+    };
+    conn.engine.registry.insert(conn.socket.clone());
+    if !early.is_empty() {
+        conn.feed(&mut early.to_vec());
+    }
+    conn.run().await;
+}
+
+impl Connection {
+    fn closing(&self) -> bool {
+        self.socket.close_reason().is_some()
+    }
+
+    /// Whether the next decoded message may be taken now: not while the app still has as
+    /// many of this socket's events as allowed.
+    fn may_dispatch(&self) -> bool {
+        dispatch::has_event_room(&self.engine.shared, &self.client)
+    }
+
+    async fn run(&mut self) {
+        let timer: Sleep = sleep_until(self.protocol.deadline());
+        tokio::pin!(timer);
+        loop {
+            while !self.closing() && self.protocol.has_pending() && self.may_dispatch() {
+                let Some(step) = self.protocol.next_step(Instant::now()) else { break };
+                self.carry_out(step).await;
+            }
+            if self.closing() {
+                break;
+            }
+            let deadline = self.protocol.deadline();
+            if timer.deadline() != deadline {
+                timer.as_mut().reset(deadline);
+            }
+            let may_read = !self.protocol.has_pending();
+            let want_write = self.socket.has_queued();
+            let stream = self.socket.stream();
+            tokio::select! {
+                ready = stream.readable(), if may_read => {
+                    match ready.map_err(drop).and_then(|()| self.read_once().map_err(drop)) {
+                        Ok(Read::Ended) => { self.socket.begin_close(CloseReason::TransportClose); }
+                        Ok(Read::Nothing | Read::Data) => {}
+                        Err(()) => { self.socket.begin_close(CloseReason::TransportError); }
+                    }
+                }
+                ready = stream.writable(), if want_write => {
+                    if ready.is_err() || self.socket.flush().is_err() {
+                        self.socket.begin_close(CloseReason::TransportError);
+                    }
+                }
+                Some(_) = self.flows.join_next(), if !self.flows.is_empty() => {}
+                _ = self.socket.wake.notified() => {}
+                _ = timer.as_mut() => {
+                    if let Some(step) = self.protocol.on_timer(Instant::now()) {
+                        self.carry_out(step).await;
+                    }
+                }
+            }
+        }
+        self.close_gracefully(timer).await;
+    }
+
+    /// Reads what the socket has into the thread's shared buffer and decodes it.
+    fn read_once(&mut self) -> io::Result<Read> {
+        READ_BUFFER.with(|buffer| {
+            let mut buffer = buffer.borrow_mut();
+            match self.socket.stream().try_read(&mut buffer) {
+                Ok(0) => Ok(Read::Ended),
+                Ok(n) => {
+                    self.feed(&mut buffer[..n]);
+                    Ok(Read::Data)
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Read::Nothing),
+                Err(e) => Err(e),
+            }
+        })
+    }
+
+    fn feed(&mut self, bytes: &mut [u8]) {
+        if let Some(Step::Close(reason)) = self.protocol.feed(bytes) {
+            self.socket.begin_close(reason);
+        }
+    }
+
+    async fn carry_out(&mut self, step: Step) {
+        match step {
+            Step::Send(frames) => {
+                // A full queue here means the client stopped reading: the send rule applies.
+                if self.socket.send_all(&frames).is_err() {
+                    cut_off_slow(&NativeClient::new(&self.socket, self.engine.registry.clone()));
+                }
+            }
+            Step::Close(reason) => {
+                self.socket.begin_close(reason);
+            }
+            Step::Connect(token) => self.connect(token).await,
+            Step::Ack { id, args } => self.socket.resolve_ack(id, args),
+            Step::Event { name, args, ack } => {
+                let sink = ack.map(|id| Box::new(NativeAck::new(&self.socket, id)) as Box<_>);
+                let reply = AckReply::new(self.client.clone(), sink);
+                match dispatch::event(&self.engine.shared, &self.client, &name, args, reply) {
+                    Dispatched::Done => {}
+                    Dispatched::Run(flow) => {
+                        self.flows.spawn(flow);
+                    }
+                    Dispatched::Overloaded => {
+                        // Reading pauses before this can happen; a race lands here.
+                        tracing::debug!(sid = %self.socket.id(), event = %name, "event dropped: too many in flight");
+                    }
+                }
+            }
+        }
+    }
+
+    /// The namespace CONNECT: authenticates (through the policy), then acknowledges.
+    async fn connect(&mut self, token: Result<Option<String>, crate::errors::AuthError>) {
+        let shared = self.engine.shared.clone();
+        let sid = self.socket.id().to_owned();
+        self.tried_to_connect = true;
+        match dispatch::connect(&shared, &sid, token).await {
+            Ok(state) => {
+                self.socket.set_connected(state);
+                let ack = self.protocol.accepted(&sid);
+                if self.socket.send(&ack).is_err() {
+                    self.socket.begin_close(CloseReason::TransportError);
+                    return;
+                }
+                dispatch::connected(&shared, &sid);
+            }
+            Err(error) => {
+                let refusal = self.protocol.refused(&error);
+                let _ = self.socket.send(&refusal);
+            }
+        }
+    }
+
+    /// Flushes what is queued, sends the close frame, and waits (briefly) for the client to
+    /// close its side, so that nothing sent before is lost to a reset.
+    async fn close_gracefully(&mut self, mut timer: Pin<&mut Sleep>) {
+        let reason = self.socket.close_reason().unwrap_or(CloseReason::TransportClose);
+        match reason {
+            CloseReason::TransportError => return,
+            CloseReason::TransportClose => {
+                // The client is gone or closing: answer its close frame if it sent one.
+                self.socket.send_final(&frame::close(1000));
+                return;
+            }
+            _ => {}
+        }
+        timer.as_mut().reset(Instant::now() + CLOSE_LINGER);
+        self.socket.send_final(&frame::close(self.protocol.close_code(reason)));
+        let stream = self.socket.stream();
+        while self.socket.has_queued() {
+            tokio::select! {
+                ready = stream.writable() => {
+                    if ready.is_err() || self.socket.flush().is_err() { return; }
+                }
+                _ = timer.as_mut() => return,
+            }
+        }
+        let _ = socket2::SockRef::from(stream).shutdown(std::net::Shutdown::Write);
+        loop {
+            tokio::select! {
+                ready = stream.readable() => {
+                    if ready.is_err() { return; }
+                    let ended = READ_BUFFER.with(|buffer| match stream.try_read(&mut buffer.borrow_mut()) {
+                        Ok(n) => n == 0,
+                        Err(e) => e.kind() != io::ErrorKind::WouldBlock,
+                    });
+                    if ended { return; }
+                }
+                _ = timer.as_mut() => return,
+            }
+        }
+    }
+}
+
+/// Ending the connection, also when its task is dropped mid-way (server shutdown) or a
+/// panic unwinds through it: let its flows run out on their own, leave every room, drop
+/// pending acks, tell the app.
+impl Drop for Connection {
+    fn drop(&mut self) {
+        // Closing first: a join racing this sees the socket gone and undoes itself.
+        self.socket.begin_close(CloseReason::TransportClose);
+        self.flows.detach_all();
+        let reason = self.socket.close_reason().unwrap_or(CloseReason::TransportClose);
+        self.engine.registry.remove(&self.socket);
+        self.socket.drop_acks();
+        if self.socket.was_connected() {
+            dispatch::disconnected(&self.engine.shared, self.socket.id(), reason.socket_io_name());
+        } else if self.tried_to_connect {
+            dispatch::abandoned(&self.engine.shared, self.socket.id());
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! The native engine: Engine.IO v4 / Socket.IO v5 over websocket, for sessions that open
+//! directly on a websocket (what the Modelence client and `transports: ['websocket']` do).
+//!
+//! It exists for memory and speed. Each connection is one task and one [`NativeSocket`]: no
+//! read buffer while idle (reads go through a per-thread buffer), no per-socket channel
+//! or heartbeat task, and a broadcast is encoded once and written straight to each member's
+//! socket from the delivery task. Long-polling, upgrades from it and bridged streams (TLS,
+//! Windows, Unix-socket servers) are served by the socketioxide engine (`crate::sio`); both sit behind
+//! [`crate::engine::Engine`].
+
+pub mod client;
+pub mod conn;
+pub mod frame;
+pub mod handshake;
+pub mod packet;
+pub mod protocol;
+pub mod registry;
+pub mod socket;
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use rand::Rng;
+use tokio::net::TcpStream;
+
+use crate::{
+    broadcast::Broadcast,
+    client::{cut_off_slow, Client},
+    engine::{Engine, EngineFuture},
+    shared::Shared,
+};
+pub use client::NativeClient;
+pub use handshake::{native_upgrade, NativeUpgrade};
+pub use registry::Registry;
+pub use socket::NativeSocket;
+use socket::{CloseReason, QueueLimits, SendError};
+
+/// A batch's deliveries written before the corked sockets are flushed, which bounds the
+/// frames queued at once (each a shared reference, not a copy) and the latency batching adds.
+const MAX_BATCH_DELIVERIES: usize = 262_144;
+
+/// What every native connection shares: the server's handlers and the registry.
+pub struct NativeEngine {
+    /// The server's configuration, policy and broadcaster.
+    pub shared: Arc<Shared>,
+    /// Native sockets and their rooms.
+    pub registry: Arc<Registry>,
+}
+
+impl NativeEngine {
+    /// An engine serving connections with `shared`.
+    pub fn new(shared: Arc<Shared>) -> Self {
+        Self { shared, registry: Arc::default() }
+    }
+
+    /// Takes over `stream`, whose upgrade request (`head`, recognized as `upgrade`) has been
+    /// read: returns the task that registers the socket and serves it.
+    pub fn adopt(
+        self: &Arc<Self>,
+        stream: TcpStream,
+        head: Bytes,
+        upgrade: NativeUpgrade,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let config = &self.shared.config;
+        let limits =
+            QueueLimits { frames: config.max_buffered_packets, bytes: config.max_buffered_bytes };
+        let socket = Arc::new(NativeSocket::new(
+            self.registry.next_key(),
+            random_id().into_boxed_str(),
+            stream,
+            limits,
+        ));
+        let early = head.slice(upgrade.head_len.min(head.len())..);
+        conn::serve(self.clone(), socket, upgrade.accept, early)
+    }
+
+    fn client(&self, socket: &Arc<NativeSocket>) -> NativeClient {
+        NativeClient::new(socket, self.registry.clone())
+    }
+}
+
+impl Engine for NativeEngine {
+    fn socket(&self, sid: &str) -> Option<Client> {
+        let socket = self.registry.get(sid)?;
+        Some(Client::new(Arc::new(self.client(&socket))))
+    }
+
+    fn member_ids(&self, room: &str) -> Vec<String> {
+        self.registry.member_ids(room)
+    }
+
+    /// Encodes each broadcast once and corks it on every member; each member's frames then
+    /// go out together (`writev`).
+    fn deliver(&self, batch: &[Broadcast]) {
+        let mut members = Vec::new();
+        let mut corked = Vec::new();
+        let mut deliveries = 0;
+        for broadcast in batch {
+            self.registry.members_into(broadcast.channel.as_str(), &mut members);
+            if members.is_empty() {
+                continue;
+            }
+            deliveries += members.len();
+            let frame =
+                packet::event_with_one_arg(broadcast.channel.category(), broadcast.data.get());
+            for socket in members.drain(..) {
+                match socket.cork(&frame) {
+                    Ok(true) => corked.push(socket),
+                    Ok(false) | Err(SendError::Closed) => {}
+                    Err(SendError::Full) => cut_off_slow(&self.client(&socket)),
+                }
+            }
+            if deliveries >= MAX_BATCH_DELIVERIES {
+                uncork(&mut corked);
+                deliveries = 0;
+            }
+        }
+        uncork(&mut corked);
+    }
+
+    fn begin_close_all(&self) -> EngineFuture {
+        for socket in self.registry.all() {
+            socket.begin_close(CloseReason::ServerClosing);
+        }
+        Box::pin(async {})
+    }
+
+    fn kill_all(&self) {
+        for socket in self.registry.all() {
+            socket.kill(CloseReason::ServerClosing);
+        }
+    }
+}
+
+/// Writes what a batch queued on each socket.
+fn uncork(corked: &mut Vec<Arc<NativeSocket>>) {
+    for socket in corked.drain(..) {
+        let _ = socket.uncork(); // a failed write has started closing the socket
+    }
+}
+
+/// A random 16-character id (96 bits, URL-safe base64), as Engine.IO and Socket.IO use.
+pub fn random_id() -> String {
+    let bytes: [u8; 12] = rand::rng().random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}

@@ -1,0 +1,89 @@
+//! The server's link to the other instances: starting an adapter's tasks, and routing what
+//! the other instances send (broadcasts to local delivery, presence messages to
+//! [`Presence`]).
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, Mutex};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    adapter::{Adapter, AdapterTask, ClusterMessage, MessageKind},
+    broadcast::Broadcaster,
+    presence::Presence,
+    server::Server,
+    supervise::supervised,
+};
+
+/// Messages from other instances waiting for local delivery; when full, the subscription
+/// waits (backpressure on the backend's stream, nothing dropped).
+const REMOTE_QUEUE: usize = 4096;
+
+impl Server {
+    /// Shares this server's channels with other instances through `backend`, whose
+    /// connecting is already done: starts its publishing and subscription tasks.
+    pub fn use_adapter(&self, backend: Arc<dyn Adapter>, publisher: AdapterTask) {
+        let (sink, incoming) = mpsc::channel(REMOTE_QUEUE);
+        let subscription = backend.subscribe(sink, self.shutdown.clone());
+        self.adapter_tasks.spawn_on(publisher, &self.runtime);
+        self.spawn(subscription);
+        self.spawn(route_incoming(
+            incoming,
+            Router {
+                origin: self.link.origin().clone(),
+                broadcaster: self.broadcaster.clone(),
+                presence: self.presence.clone(),
+                max_channel_len: self.config().max_channel_name_len,
+            },
+            self.shutdown.clone(),
+        ));
+        self.link.set_adapter(backend);
+        let (presence, shutdown) = (self.presence.clone(), self.shutdown.clone());
+        self.spawn(async move {
+            supervised("presence", &shutdown.clone(), || {
+                presence.clone().announce(shutdown.clone())
+            })
+            .await
+        });
+    }
+}
+
+/// Where other instances' messages go.
+struct Router {
+    origin: Arc<str>,
+    broadcaster: Arc<Broadcaster>,
+    presence: Arc<Presence>,
+    max_channel_len: usize,
+}
+
+/// Routes other instances' messages until `incoming` closes or delivery stops. Supervised:
+/// a panic on one message is logged and routing goes on with the next.
+async fn route_incoming(
+    incoming: mpsc::Receiver<ClusterMessage>,
+    router: Router,
+    shutdown: CancellationToken,
+) {
+    let incoming = Arc::new(Mutex::new(incoming));
+    let router = Arc::new(router);
+    supervised("adapter routing", &shutdown, || {
+        let (incoming, router) = (incoming.clone(), router.clone());
+        async move {
+            let mut incoming = incoming.lock().await;
+            while let Some(message) = incoming.recv().await {
+                if message.origin == router.origin {
+                    continue;
+                }
+                match message.kind {
+                    MessageKind::Broadcast => {
+                        let max_len = router.max_channel_len;
+                        if !router.broadcaster.deliver_remote(message, max_len).await {
+                            return;
+                        }
+                    }
+                    MessageKind::Presence => router.presence.receive(&message),
+                }
+            }
+        }
+    })
+    .await;
+}

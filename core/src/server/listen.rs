@@ -1,0 +1,184 @@
+//! How the server takes connections: its own listener (standalone), descriptors handed over
+//! by Node (attach mode), forwarded HTTP requests and bridged streams; and the routing of
+//! each to the engine that serves it.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use tokio::{
+    io::{AsyncRead, AsyncWrite},
+    net::TcpStream,
+};
+
+use crate::{
+    errors::ServeError,
+    native::{handshake::head_end, native_upgrade},
+    server::Server,
+};
+
+/// Longest request head read before deciding which engine serves a standalone connection;
+/// a longer one goes to hyper, which refuses it.
+const MAX_SNIFFED_HEAD: usize = 8192;
+
+/// How long a standalone connection may take to send its first request head.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Standalone listen backlog: Node's default, since tokio's 128 overflows in connect storms.
+const LISTEN_BACKLOG: i32 = 511;
+
+/// How long the accept loop backs off after a failed accept (e.g. out of descriptors).
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+impl Server {
+    /// Standalone mode: listens on `host:port` (port 0 = any free port) and serves every
+    /// connection until [`Server::close`]. Returns the bound address.
+    pub async fn listen(self: &Arc<Self>, host: &str, port: u16) -> Result<SocketAddr, ServeError> {
+        self.ensure_open()?;
+        let listen_error = |source| ServeError::Listen { addr: format!("{host}:{port}"), source };
+        let addr = tokio::net::lookup_host((host, port))
+            .await
+            .map_err(listen_error)?
+            .next()
+            .ok_or_else(|| listen_error(std::io::ErrorKind::AddrNotAvailable.into()))?;
+        let listener = bind(addr).map_err(listen_error)?;
+        let local = listener.local_addr().map_err(listen_error)?;
+        let server = self.clone();
+        self.spawn(async move { server.accept_loop(listener).await });
+        Ok(local)
+    }
+
+    async fn accept_loop(self: Arc<Self>, listener: tokio::net::TcpListener) {
+        loop {
+            tokio::select! {
+                _ = self.shutdown.cancelled() => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _peer)) => {
+                        let _ = stream.set_nodelay(true);
+                        let server = self.clone();
+                        self.spawn(async move { server.route_standalone(stream).await });
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "accept failed");
+                        tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    }
+                },
+            }
+        }
+    }
+
+    /// Reads a standalone connection's first request head, then hands the connection to the
+    /// engine that serves it.
+    async fn route_standalone(self: Arc<Self>, stream: TcpStream) {
+        let mut head = Vec::new();
+        let read = tokio::time::timeout(HEAD_TIMEOUT, async {
+            let mut chunk = [0u8; 1024];
+            while head_end(&head).is_none() && head.len() < MAX_SNIFFED_HEAD {
+                if stream.readable().await.is_err() {
+                    return false;
+                }
+                match stream.try_read(&mut chunk) {
+                    Ok(0) => return false,
+                    Ok(n) => head.extend_from_slice(&chunk[..n]),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => return false,
+                }
+            }
+            true
+        });
+        if matches!(read.await, Ok(true)) {
+            self.route(stream, Bytes::from(head));
+        }
+    }
+
+    /// Serves a TCP connection whose request head has been read: a new websocket session
+    /// goes to the native engine, anything else to socketioxide.
+    fn route(&self, stream: TcpStream, head: Bytes) {
+        if let Some(native) = &self.native {
+            let config = self.config();
+            if let Some(upgrade) = native_upgrade(&head, &config.path, &config.cors) {
+                self.spawn(native.adopt(stream, head, upgrade));
+                return;
+            }
+        }
+        self.serve_io(stream, head);
+    }
+
+    /// Attach mode on Unix: takes over a TCP connection whose request head Node already read.
+    /// `fd` is duplicated (the caller closes its own copy); `head` is replayed first. A
+    /// descriptor that is not a TCP stream is refused (the JS side bridges those).
+    #[cfg(unix)]
+    pub fn adopt_fd(&self, fd: std::os::fd::RawFd, head: Bytes) -> Result<(), ServeError> {
+        self.ensure_open()?;
+        let _entered = self.runtime.enter();
+        let stream = adopt_tcp_fd(fd).map_err(ServeError::Adopt)?;
+        self.route(stream, head);
+        Ok(())
+    }
+
+    /// Serves HTTP/1 (with upgrades) on any byte stream (a bridged one), after replaying
+    /// `prefix`; refuses once the server is closed.
+    pub fn serve_io_checked<I>(&self, io: I, prefix: Bytes) -> Result<(), ServeError>
+    where
+        I: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
+        self.ensure_open()?;
+        self.serve_io(io, prefix);
+        Ok(())
+    }
+
+    fn serve_io<I>(&self, io: I, prefix: Bytes)
+    where
+        I: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
+        self.sio.serve_io(io, prefix, &self.tasks, &self.runtime, self.shutdown.clone());
+    }
+
+    /// Attach mode: answers one HTTP request (long-polling, handshake) that Node received.
+    pub async fn forward(&self, req: Request<Full<Bytes>>) -> Result<Response<Bytes>, ServeError> {
+        self.ensure_open()?;
+        tokio::select! {
+            res = self.sio.answer(req) => Ok(res),
+            // A long-poll still waiting after every socket was closed has nothing more to get.
+            _ = self.finished.cancelled() => Err(ServeError::Closed),
+        }
+    }
+}
+
+fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    tokio::net::TcpListener::from_std(socket.into())
+}
+
+/// Takes ownership of a connected TCP socket handed over by Node (attach mode): duplicates the
+/// descriptor (Node closes its own copy afterwards) and registers it with the tokio reactor.
+/// Must run inside the runtime.
+#[cfg(unix)]
+fn adopt_tcp_fd(fd: std::os::fd::RawFd) -> std::io::Result<TcpStream> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: fcntl on a caller-supplied descriptor only reads it; the result is checked.
+    let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    if dup < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `dup` is a fresh descriptor that nothing else owns (closed on drop).
+    let socket = unsafe { socket2::Socket::from_raw_fd(dup) };
+    if !socket.local_addr().is_ok_and(|addr| addr.as_socket().is_some()) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the descriptor is not a TCP stream (bridge Unix-socket connections instead)",
+        ));
+    }
+    socket.set_nonblocking(true)?;
+    socket.set_nodelay(true)?;
+    TcpStream::from_std(socket.into())
+}

@@ -1,0 +1,67 @@
+//! What every connection of a server shares: its configuration, registered categories,
+//! policy (the bounded way to the app's hooks), which socket events the app listens to,
+//! and where client publishes go.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, RwLock,
+    },
+};
+
+use crate::{
+    broadcast::Broadcaster,
+    config::{ChannelSpec, Config},
+    policy::Policy,
+    socket_state::SocketState,
+};
+
+/// Shared by every connection and flow of one server.
+pub struct Shared {
+    /// The server's configuration.
+    pub config: Config,
+    /// Registered categories by name.
+    pub categories: HashMap<String, ChannelSpec>,
+    /// The app's hooks, bounded.
+    pub policy: Arc<Policy>,
+    /// Whether the app listens for connections and disconnections.
+    pub wants_socket_notices: AtomicBool,
+    /// Client event names the app has handlers for; others are ignored.
+    pub event_names: RwLock<HashSet<String>>,
+    /// Where client publishes go (the same path as the app's broadcasts).
+    pub broadcaster: Arc<Broadcaster>,
+}
+
+impl Shared {
+    /// Everything shared, for `config`.
+    pub fn new(config: Config, policy: Arc<Policy>, broadcaster: Arc<Broadcaster>) -> Self {
+        let categories = config.channels.iter().map(|c| (c.category.clone(), c.clone())).collect();
+        Self {
+            config,
+            categories,
+            policy,
+            wants_socket_notices: AtomicBool::new(false),
+            event_names: RwLock::new(HashSet::new()),
+            broadcaster,
+        }
+    }
+
+    /// The state of a newly connected socket `sid`. The app keeps per-connection state only
+    /// when it authenticates or tracks sockets, so only then is it told to forget it later.
+    pub fn socket_state(&self, sid: &str) -> SocketState {
+        let forget = (self.config.authenticate || self.wants_notices())
+            .then(|| self.policy.forget_on_drop(sid));
+        SocketState::new(forget, self.config.max_joins_per_second)
+    }
+
+    /// Whether the app listens for connections and disconnections.
+    pub fn wants_notices(&self) -> bool {
+        self.wants_socket_notices.load(Ordering::Acquire)
+    }
+
+    /// Whether the app has a handler for client event `event`.
+    pub fn listens_to(&self, event: &str) -> bool {
+        self.event_names.read().is_ok_and(|names| names.contains(event))
+    }
+}

@@ -1,0 +1,142 @@
+//! What the server keeps per connected socket, whichever engine carries it: the budgets the
+//! policy applies to it (join rate, joins awaiting checks, app events awaiting JS) and the
+//! app's per-connection state, which the app is told to forget when the socket is dropped.
+
+use std::{
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex, MutexGuard,
+    },
+    time::Instant,
+};
+
+use crate::hooks::Forget;
+
+/// A token bucket: `rate` tokens per second, holding at most `2 × rate`.
+#[derive(Debug)]
+pub struct TokenBucket {
+    rate: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl TokenBucket {
+    /// A full bucket for `rate` per second.
+    pub fn new(rate: u32) -> Self {
+        let rate = f64::from(rate.max(1));
+        Self { rate, tokens: rate * 2.0, last: Instant::now() }
+    }
+
+    /// Takes one token if there is one.
+    pub fn take(&mut self, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.rate * 2.0);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// State kept per connected socket. When it is dropped (the socket is gone, normally or
+/// mid-handshake), the app is told to forget the connection.
+pub struct SocketState {
+    pending_joins: Arc<AtomicUsize>,
+    inflight_events: Arc<AtomicUsize>,
+    joining: Mutex<()>,
+    channel_budget: Mutex<TokenBucket>,
+    _forget: Option<Forget>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl SocketState {
+    /// State for a socket allowed `channel_ops_per_second` joins and leaves; `forget` tells
+    /// the app to drop its state for the socket when this is dropped.
+    pub fn new(forget: Option<Forget>, channel_ops_per_second: u32) -> Self {
+        Self {
+            pending_joins: Arc::default(),
+            inflight_events: Arc::default(),
+            joining: Mutex::new(()),
+            channel_budget: Mutex::new(TokenBucket::new(channel_ops_per_second)),
+            _forget: forget,
+        }
+    }
+
+    /// Serializes the cap check and the room join of this socket's concurrent joins.
+    pub fn join_lock(&self) -> MutexGuard<'_, ()> {
+        lock(&self.joining)
+    }
+
+    /// Whether one more join or leave (valid or not) fits in this socket's rate.
+    pub fn allow_channel_op(&self) -> bool {
+        lock(&self.channel_budget).take(Instant::now())
+    }
+
+    /// Reserves one of `limit` slots for a join awaiting its access check; `None` when full.
+    pub fn reserve_pending_join(&self, limit: usize) -> Option<Slot> {
+        Slot::reserve(&self.pending_joins, limit)
+    }
+
+    /// Reserves one of `limit` slots for an app event or publish awaiting JS; `None` when full.
+    pub fn reserve_event(&self, limit: usize) -> Option<Slot> {
+        Slot::reserve(&self.inflight_events, limit)
+    }
+
+    /// App events and publishes of this socket waiting for JS.
+    pub fn inflight_events(&self) -> usize {
+        self.inflight_events.load(Ordering::Acquire)
+    }
+}
+
+/// One reserved place under a per-socket cap, released on drop.
+pub struct Slot(Arc<AtomicUsize>);
+
+impl Slot {
+    fn reserve(counter: &Arc<AtomicUsize>, limit: usize) -> Option<Self> {
+        let previous = counter.fetch_add(1, Ordering::AcqRel);
+        let slot = Slot(counter.clone());
+        (previous < limit).then_some(slot)
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn bucket_allows_a_burst_then_the_rate() {
+        let start = Instant::now();
+        let mut bucket = TokenBucket::new(10);
+        bucket.last = start;
+        let burst = (0..100).filter(|_| bucket.take(start)).count();
+        assert_eq!(burst, 20);
+        assert!(!bucket.take(start));
+        assert!(bucket.take(start + Duration::from_millis(100)));
+        assert!(!bucket.take(start + Duration::from_millis(100)));
+    }
+
+    #[test]
+    fn slots_are_capped_and_released_on_drop() {
+        let state = SocketState::new(None, 10);
+        let held: Vec<Slot> = (0..3).filter_map(|_| state.reserve_event(3)).collect();
+        assert_eq!(held.len(), 3);
+        assert!(state.reserve_event(3).is_none());
+        assert_eq!(state.inflight_events(), 3);
+        drop(held);
+        assert_eq!(state.inflight_events(), 0);
+        assert!(state.reserve_event(3).is_some());
+    }
+}

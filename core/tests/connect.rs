@@ -1,0 +1,82 @@
+//! The namespace CONNECT on the native engine, over real TCP: authentication, refusals,
+//! the CONNECT budget and the protocol errors that close a connection.
+
+mod fixture;
+
+use fixture::{eventually, Frame, TestHooks, TestServer};
+use modelence_ws_core::config::Config;
+
+fn authenticating() -> (Config, TestHooks) {
+    let config = Config { authenticate: true, ..Config::default() };
+    let hooks = TestHooks { good_token: Some("good".into()), ..TestHooks::default() };
+    (config, hooks)
+}
+
+#[tokio::test]
+async fn a_good_token_connects_and_a_bad_one_gets_connect_error() {
+    let (config, hooks) = authenticating();
+    let server = TestServer::start(config, hooks).await;
+    let (_client, sid) = server.connected(r#"{"token":"good"}"#).await;
+    assert_eq!(sid.len(), 16);
+
+    let mut client = server.websocket().await;
+    client.send(r#"40{"token":"bad"}"#).await;
+    assert_eq!(client.text().await.unwrap(), r#"44{"message":"bad token"}"#);
+    // The connection stays open for another attempt, which may succeed.
+    client.send(r#"40{"token":"good"}"#).await;
+    assert!(client.text().await.unwrap().starts_with(r#"40{"sid":"#));
+}
+
+#[tokio::test]
+async fn connect_attempts_are_capped_per_connection() {
+    let (config, hooks) = authenticating();
+    let server = TestServer::start(Config { max_connect_attempts: 3, ..config }, hooks).await;
+    let mut client = server.websocket().await;
+    for _ in 0..3 {
+        client.send(r#"40{"token":"bad"}"#).await;
+        assert!(client.text().await.unwrap().starts_with("44"));
+    }
+    client.send(r#"40{"token":"bad"}"#).await;
+    assert_eq!(client.closed().await, Some(1008));
+    drop(client);
+    // What a late `authenticate` result might have left is forgotten once the connection ends.
+    eventually("the refused sid to be forgotten", || {
+        server.hooks.forgotten.lock().unwrap().len() == 1
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_client_engine_io_ping_closes_the_connection() {
+    let server = TestServer::start(Config::default(), TestHooks::default()).await;
+    let (mut client, _) = server.connected("").await;
+    client.send(&format!("2{}", "x".repeat(100_000))).await;
+    assert_eq!(client.closed().await, Some(1002));
+}
+
+#[tokio::test]
+async fn an_unknown_namespace_is_refused_and_an_oversized_one_closes() {
+    let server = TestServer::start(Config::default(), TestHooks::default()).await;
+    let (mut client, _) = server.connected("").await;
+    client.send("40/admin,").await;
+    assert_eq!(client.text().await.unwrap(), r#"44/admin,{"message":"Invalid namespace"}"#);
+    client.send(&format!("40/{},", "n".repeat(100_000))).await;
+    assert_eq!(client.closed().await, Some(1002));
+}
+
+#[tokio::test]
+async fn unmasked_frames_close_with_a_protocol_error() {
+    let server = TestServer::start(Config::default(), TestHooks::default()).await;
+    let (mut client, _) = server.connected("").await;
+    client.send_raw(&[0x81, 0x01, b'3']).await;
+    assert_eq!(client.closed().await, Some(1002));
+}
+
+#[tokio::test]
+async fn heartbeat_pings_reach_the_client() {
+    let config =
+        Config { ping_interval: std::time::Duration::from_millis(50), ..Config::default() };
+    let server = TestServer::start(config, TestHooks::default()).await;
+    let (mut client, _) = server.connected("").await;
+    assert_eq!(client.frame().await, Some(Frame::Text("2".into())));
+}
