@@ -1,8 +1,8 @@
 //! Property tests over everything the project parses itself: channel names, handshake
 //! tokens, event payloads, and the native engine's websocket frames, Engine.IO/Socket.IO
 //! packets and upgrade requests. Arbitrary input must never panic, and accepted input must
-//! satisfy the documented shape. (Unit tests, not `tests/`: an integration test binary
-//! would link the napi registration, which needs a Node process.)
+//! satisfy the documented shape. Valid input with one field changed is in
+//! `native/mutation_props.rs`.
 //!
 //! `PROPTEST_CASES=1000000 cargo test --release proptests` runs a long fuzz.
 

@@ -17,6 +17,9 @@ pub mod protocol;
 pub mod registry;
 pub mod socket;
 
+#[cfg(test)]
+mod mutation_props;
+
 use std::sync::Arc;
 
 use base64::Engine as _;
