@@ -10,6 +10,7 @@ use crate::{
     channel::ChannelName,
     client::Client,
     errors::{ChannelNameError, JoinError},
+    metrics::JoinResult,
     protocol::{JOINED_CHANNEL, JOIN_ERROR, LEFT_CHANNEL},
     shared::Shared,
 };
@@ -90,10 +91,29 @@ struct Named<'a> {
     channel_name: Option<&'a RawValue>,
 }
 
+/// The registered category a request names, if any (the only category a metric may carry).
+fn category_of<'a>(shared: &Shared, requested: &'a Requested) -> Option<&'a str> {
+    let category = requested.name()?.split_once(':')?.0;
+    shared.categories.contains_key(category).then_some(category)
+}
+
+fn join_result(error: &JoinError) -> JoinResult {
+    match error {
+        JoinError::NotAString | JoinError::InvalidName(_) => JoinResult::Invalid,
+        JoinError::UnknownCategory | JoinError::Denied => JoinResult::Denied,
+        JoinError::CheckFailed => JoinResult::Error,
+        JoinError::CheckTimedOut => JoinResult::Timeout,
+        JoinError::TooManyChannels { .. }
+        | JoinError::JoinRateExceeded { .. }
+        | JoinError::TooManyPendingJoins { .. } => JoinResult::RateLimited,
+    }
+}
+
 /// Handles `joinChannel`: replies `joinedChannel` or `joinError { channel, error }`.
 pub async fn handle_join(shared: &Shared, socket: &Client, requested: Requested) {
     match join(shared, socket, &requested).await {
         Ok(Some(channel)) => {
+            shared.metrics.join(Some(channel.category()), JoinResult::Ok);
             let _ = socket.emit(JOINED_CHANNEL, channel.as_str());
         }
         Ok(None) => {} // the socket went away while its check ran
@@ -104,6 +124,7 @@ pub async fn handle_join(shared: &Shared, socket: &Client, requested: Requested)
 /// Replies `joinError { channel, error }`; `channel` echoes the request only within bounds.
 pub fn refuse(shared: &Shared, socket: &Client, requested: &Requested, error: &JoinError) {
     tracing::debug!(sid = %socket.id(), %error, "join refused");
+    shared.metrics.join(category_of(shared, requested), join_result(error));
     let reply =
         json!({ "channel": shared.policy.echo(requested.name()), "error": error.to_string() });
     let _ = socket.emit(JOIN_ERROR, &reply);
@@ -113,6 +134,7 @@ pub fn refuse(shared: &Shared, socket: &Client, requested: &Requested, error: &J
 /// (naming the channel only within bounds). Requests that name no string are ignored, as
 /// there is no room they could name.
 pub fn handle_leave(shared: &Shared, socket: &Client, requested: &Requested, reply: bool) {
+    shared.metrics.leave(category_of(shared, requested));
     match requested {
         Requested::NotAString => return,
         Requested::Name(name) if name.len() <= shared.config.max_channel_name_len => {

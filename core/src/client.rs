@@ -2,19 +2,11 @@
 //! follows: a client whose send queue is full has stopped reading, so it is cut off (its
 //! client reconnects and re-joins) rather than silently missing what comes next.
 
-use std::{
-    future::Future,
-    pin::Pin,
-    sync::{
-        atomic::{AtomicU64, Ordering},
-        Arc,
-    },
-    time::Duration,
-};
+use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
 use serde::Serialize;
 
-use crate::{errors::SocketOpError, payload::Payload, socket_state::SocketState};
+use crate::{errors::SocketOpError, metrics::Metrics, payload::Payload, socket_state::SocketState};
 
 /// Why a message did not reach a client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +54,8 @@ pub trait EngineSocket: Send + Sync + 'static {
     fn disconnect(&self);
     /// Cuts the connection at once (a client that stopped reading or broke a limit).
     fn cut_off(&self);
+    /// The counters of the socket's server.
+    fn metrics(&self) -> &Metrics;
 }
 
 /// Where the answer to a client's acknowledgement request goes, for one engine.
@@ -70,18 +64,10 @@ pub trait AckSink: Send + 'static {
     fn send(self: Box<Self>, args: &Payload) -> Result<(), Undelivered>;
 }
 
-/// Clients cut off because their send queue was full, since the process started.
-static SLOW_CONSUMERS: AtomicU64 = AtomicU64::new(0);
-
-/// How many clients were cut off as slow consumers so far (all servers of the process).
-pub fn slow_consumer_count() -> u64 {
-    SLOW_CONSUMERS.load(Ordering::Relaxed)
-}
-
 /// Cuts off `socket`, whose send queue is full. Counted; logged once per client.
 pub fn cut_off_slow(socket: &dyn EngineSocket) {
     if socket.connected() {
-        SLOW_CONSUMERS.fetch_add(1, Ordering::Relaxed);
+        socket.metrics().slow_consumer();
         tracing::warn!(sid = %socket.id(), "send queue full: disconnecting a slow consumer");
     }
     socket.cut_off();

@@ -141,6 +141,9 @@ pub struct Config {
     /// Broadcasts that may wait for the delivery task; when full, `broadcast` waits for room
     /// (backpressure on the caller) rather than dropping. Default 65,536.
     pub broadcast_queue_capacity: usize,
+    /// Where the server answers `GET` with its Prometheus metrics (standalone mode; attach
+    /// mode serves them from JS). Default `None`: metrics are only read through the API.
+    pub metrics_path: Option<String>,
     /// How long `close()` waits for connections to finish before cutting them. Default 2 s.
     pub close_grace: Duration,
     /// Presence queries across instances: query timeout and heartbeats (5 s, 5 s, 10 s).
@@ -174,6 +177,7 @@ impl Default for Config {
             max_pending_joins_per_socket: 32,
             max_joins_per_second: 100,
             broadcast_queue_capacity: 65_536,
+            metrics_path: None,
             close_grace: Duration::from_secs(2),
             presence: PresenceTiming::default(),
         }

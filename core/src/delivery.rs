@@ -9,7 +9,7 @@ use std::{
 use tokio::sync::{mpsc, Mutex};
 use tokio_util::sync::CancellationToken;
 
-use crate::{broadcast::Broadcast, engine::Engine, supervise::supervised};
+use crate::{broadcast::Broadcast, engine::Engine, metrics::Metrics, supervise::supervised};
 
 /// Most broadcasts delivered as one batch: each native member gets the batch's frames for it
 /// together (`writev`) instead of one `write` each. Engines may split a batch further.
@@ -20,13 +20,15 @@ const MAX_BATCH_BROADCASTS: usize = 4096;
 pub async fn run(
     queue: mpsc::Receiver<Broadcast>,
     engines: Vec<Arc<dyn Engine>>,
+    metrics: Arc<Metrics>,
     shutdown: CancellationToken,
 ) {
     let queue = Arc::new(Mutex::new(queue));
     let engines = Arc::new(engines);
     supervised("delivery", &shutdown.clone(), move || {
         let (queue, engines, shutdown) = (queue.clone(), engines.clone(), shutdown.clone());
-        async move { drain(&mut *queue.lock().await, &engines, &shutdown).await }
+        let metrics = metrics.clone();
+        async move { drain(&mut *queue.lock().await, &engines, &metrics, &shutdown).await }
     })
     .await;
 }
@@ -34,6 +36,7 @@ pub async fn run(
 async fn drain(
     queue: &mut mpsc::Receiver<Broadcast>,
     engines: &[Arc<dyn Engine>],
+    metrics: &Metrics,
     shutdown: &CancellationToken,
 ) {
     let mut batch = Vec::new();
@@ -47,6 +50,9 @@ async fn drain(
                     while batch.len() < MAX_BATCH_BROADCASTS {
                         let Ok(next) = queue.try_recv() else { break };
                         batch.push(next);
+                    }
+                    for broadcast in &batch {
+                        metrics.broadcast(broadcast.channel.category());
                     }
                     deliver(engines, &batch);
                     batch.clear();

@@ -9,6 +9,7 @@ use crate::{
     client::{AckReply, Client},
     errors::{AuthError, JoinError},
     hooks::SocketNotice,
+    metrics::{Dropped, Transport},
     payload::Payload,
     protocol::{JOIN_CHANNEL, LEAVE_CHANNEL, PUBLISH},
     publish,
@@ -32,12 +33,13 @@ pub enum Dispatched {
     Overloaded,
 }
 
-/// The namespace CONNECT of socket `sid` with `token` (already read from the auth payload):
-/// authenticates when the app asked for it. `Ok` carries the socket's state, for the engine
-/// to attach before it acknowledges.
+/// The namespace CONNECT of socket `sid` on `transport` with `token` (already read from the
+/// auth payload): authenticates when the app asked for it. `Ok` carries the socket's state,
+/// for the engine to attach before it acknowledges.
 pub async fn connect(
     shared: &Shared,
     sid: &str,
+    transport: Transport,
     token: Result<Option<String>, AuthError>,
 ) -> Result<Arc<SocketState>, AuthError> {
     if shared.config.authenticate {
@@ -55,7 +57,7 @@ pub async fn connect(
             return Err(error);
         }
     }
-    Ok(Arc::new(shared.socket_state(sid)))
+    Ok(Arc::new(shared.socket_state(sid, transport)))
 }
 
 /// Native socket `sid` ended without ever connecting after trying to authenticate: the app
@@ -76,6 +78,7 @@ pub fn connected(shared: &Shared, sid: &str) {
 
 /// A socket that had connected is gone, for `reason` (socket.io's name for it).
 pub fn disconnected(shared: &Shared, sid: &str, reason: &str) {
+    shared.metrics.disconnected(reason);
     if shared.wants_notices() {
         shared.policy.notice(sid, SocketNotice::Disconnected(reason.to_owned()));
     }
@@ -98,6 +101,7 @@ pub fn event(
     reply: AckReply,
 ) -> Dispatched {
     let Some(state) = client.state() else { return Dispatched::Done };
+    shared.metrics.message_received();
     let max_len = shared.config.max_channel_name_len;
     match event {
         JOIN_CHANNEL => {
@@ -121,6 +125,7 @@ pub fn event(
         PUBLISH => {
             let Some(slot) = state.reserve_event(shared.config.max_inflight_events_per_socket)
             else {
+                shared.metrics.dropped(Dropped::Overloaded);
                 return Dispatched::Overloaded;
             };
             let (shared, client) = (shared.clone(), client.clone());
@@ -132,6 +137,7 @@ pub fn event(
         _ if shared.listens_to(event) => {
             let Some(slot) = state.reserve_event(shared.config.max_inflight_events_per_socket)
             else {
+                shared.metrics.dropped(Dropped::Overloaded);
                 return Dispatched::Overloaded;
             };
             let (shared, client, event) = (shared.clone(), client.clone(), event.to_owned());

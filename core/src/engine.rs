@@ -7,7 +7,7 @@ use std::{future::Future, pin::Pin};
 use crate::{broadcast::Broadcast, client::Client};
 
 /// A boxed future returned by [`Engine`] methods.
-pub type EngineFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+pub type EngineFuture<T = ()> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 /// One engine's sockets, as the server sees them.
 pub trait Engine: Send + Sync + 'static {
@@ -15,6 +15,8 @@ pub trait Engine: Send + Sync + 'static {
     fn socket(&self, sid: &str) -> Option<Client>;
     /// The ids of this engine's members of `room`.
     fn member_ids(&self, room: &str) -> Vec<String>;
+    /// The rooms with at least one member on this engine.
+    fn room_names(&self) -> EngineFuture<Vec<String>>;
     /// Delivers `batch` (in order) to this engine's members of each broadcast's channel.
     /// Members that cannot take it are cut off as slow consumers.
     fn deliver(&self, batch: &[Broadcast]);

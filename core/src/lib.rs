@@ -25,6 +25,7 @@ pub mod engine;
 pub mod errors;
 pub mod hooks;
 pub mod memory;
+pub mod metrics;
 pub mod native;
 pub mod payload;
 pub mod policy;

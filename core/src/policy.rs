@@ -16,12 +16,14 @@ use crate::{
     config::Config,
     errors::{AuthError, JoinError, PublishError},
     hooks::{AccessVerdict, AppHooks, Forget, SocketNotice},
+    metrics::{Hook, Metrics},
     payload::Payload,
 };
 
 /// Bounded access to the app's hooks, and the limits of what replies carry.
 pub struct Policy {
     hooks: Arc<dyn AppHooks>,
+    metrics: Arc<Metrics>,
     gate: Semaphore,
     auth_timeout: Duration,
     access_check_timeout: Duration,
@@ -34,10 +36,12 @@ pub struct Policy {
 struct TimedOut;
 
 impl Policy {
-    /// The policy of a server configured by `config`, calling `hooks`.
-    pub fn new(config: &Config, hooks: Arc<dyn AppHooks>) -> Self {
+    /// The policy of a server configured by `config`, calling `hooks` and timing them in
+    /// `metrics`.
+    pub fn new(config: &Config, hooks: Arc<dyn AppHooks>, metrics: Arc<Metrics>) -> Self {
         Self {
             hooks,
+            metrics,
             gate: Semaphore::new(config.max_pending_hook_calls.max(1)),
             auth_timeout: config.auth_timeout,
             access_check_timeout: config.access_check_timeout,
@@ -47,19 +51,23 @@ impl Policy {
         }
     }
 
-    /// Runs one hook call: waits for a free call slot, then makes the call and waits for it,
-    /// all within `limit`.
+    /// Runs one call of `hook`: waits for a free call slot, then makes the call and waits for
+    /// it, all within `limit`; the time taken goes to the metrics.
     async fn bounded<T, F: Future<Output = T>>(
         &self,
+        hook: Hook,
         limit: Duration,
         call: impl FnOnce() -> F,
     ) -> Result<T, TimedOut> {
+        let started = tokio::time::Instant::now();
         let run = async {
             // The semaphore is never closed, so acquiring only waits.
             let _permit = self.gate.acquire().await.ok();
             call().await
         };
-        tokio::time::timeout(limit, run).await.map_err(|_| TimedOut)
+        let outcome = tokio::time::timeout(limit, run).await.map_err(|_| TimedOut);
+        self.metrics.hook(hook, started.elapsed(), outcome.is_err());
+        outcome
     }
 
     /// Authenticates connection `sid` with `token`. A result that arrives after the timeout
@@ -67,7 +75,7 @@ impl Policy {
     /// connection leaves behind is forgotten when it ends ([`Policy::forget`]).
     pub async fn authenticate(&self, sid: &str, token: Option<String>) -> Result<(), AuthError> {
         let call = || self.hooks.authenticate(sid.to_owned(), token);
-        match self.bounded(self.auth_timeout, call).await {
+        match self.bounded(Hook::Authenticate, self.auth_timeout, call).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(message)) => Err(AuthError::Refused(message)),
             Err(TimedOut) => Err(AuthError::TimedOut),
@@ -82,7 +90,7 @@ impl Policy {
     /// Runs the access check of `category` for `sid` joining `category:id`.
     pub async fn check_access(&self, sid: &str, category: &str, id: &str) -> Result<(), JoinError> {
         let call = || self.hooks.check_access(sid.to_owned(), category.to_owned(), id.to_owned());
-        match self.bounded(self.access_check_timeout, call).await {
+        match self.bounded(Hook::AccessCheck, self.access_check_timeout, call).await {
             Ok(AccessVerdict::Allowed) => Ok(()),
             Ok(AccessVerdict::Denied) => Err(JoinError::Denied),
             Ok(AccessVerdict::Failed) => Err(JoinError::CheckFailed),
@@ -100,7 +108,7 @@ impl Policy {
     ) -> Result<String, PublishError> {
         let call =
             || self.hooks.on_publish(sid.to_owned(), category.to_owned(), id.to_owned(), data);
-        match self.bounded(self.access_check_timeout, call).await {
+        match self.bounded(Hook::OnPublish, self.access_check_timeout, call).await {
             Ok(Ok(json)) => Ok(json),
             Ok(Err(message)) => Err(PublishError::Rejected(message)),
             Err(TimedOut) => Err(PublishError::TimedOut),
@@ -117,7 +125,7 @@ impl Policy {
         wants_ack: bool,
     ) -> Option<Payload> {
         let call = || self.hooks.on_event(sid.to_owned(), event.to_owned(), args, wants_ack);
-        match self.bounded(self.event_timeout, call).await {
+        match self.bounded(Hook::OnEvent, self.event_timeout, call).await {
             Ok(reply) => reply,
             Err(TimedOut) => {
                 tracing::debug!(%sid, %event, "event handler timed out");
@@ -131,7 +139,7 @@ impl Policy {
     /// This instance's members of `channel` for another instance's presence query.
     pub async fn local_members(&self, channel: String) -> Option<String> {
         let call = || self.hooks.local_members(channel);
-        self.bounded(self.presence_timeout, call).await.ok().flatten()
+        self.bounded(Hook::Presence, self.presence_timeout, call).await.ok().flatten()
     }
 
     /// Tells the app about a connection's life event (fire and forget, in order).
@@ -212,7 +220,7 @@ mod tests {
             max_pending_hook_calls: pending,
             ..Config::default()
         };
-        Arc::new(Policy::new(&config, hooks))
+        Arc::new(Policy::new(&config, hooks, Arc::new(Metrics::new([]))))
     }
 
     #[tokio::test]

@@ -13,6 +13,7 @@ use std::{
 use crate::{
     broadcast::Broadcaster,
     config::{ChannelSpec, Config},
+    metrics::{Metrics, Transport},
     policy::Policy,
     socket_state::SocketState,
 };
@@ -31,11 +32,18 @@ pub struct Shared {
     pub event_names: RwLock<HashSet<String>>,
     /// Where client publishes go (the same path as the app's broadcasts).
     pub broadcaster: Arc<Broadcaster>,
+    /// The server's counters.
+    pub metrics: Arc<Metrics>,
 }
 
 impl Shared {
     /// Everything shared, for `config`.
-    pub fn new(config: Config, policy: Arc<Policy>, broadcaster: Arc<Broadcaster>) -> Self {
+    pub fn new(
+        config: Config,
+        policy: Arc<Policy>,
+        broadcaster: Arc<Broadcaster>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         let categories = config.channels.iter().map(|c| (c.category.clone(), c.clone())).collect();
         Self {
             config,
@@ -44,15 +52,18 @@ impl Shared {
             wants_socket_notices: AtomicBool::new(false),
             event_names: RwLock::new(HashSet::new()),
             broadcaster,
+            metrics,
         }
     }
 
-    /// The state of a newly connected socket `sid`. The app keeps per-connection state only
-    /// when it authenticates or tracks sockets, so only then is it told to forget it later.
-    pub fn socket_state(&self, sid: &str) -> SocketState {
+    /// The state of a newly connected socket `sid` on `transport`. The app keeps
+    /// per-connection state only when it authenticates or tracks sockets, so only then is it
+    /// told to forget it later.
+    pub fn socket_state(&self, sid: &str, transport: Transport) -> SocketState {
         let forget = (self.config.authenticate || self.wants_notices())
             .then(|| self.policy.forget_on_drop(sid));
-        SocketState::new(forget, self.config.max_joins_per_second)
+        let counted = self.metrics.connected(transport);
+        SocketState::new(forget, self.config.max_joins_per_second, Some(counted))
     }
 
     /// Whether the app listens for connections and disconnections.

@@ -10,7 +10,7 @@ use std::{
     time::Instant,
 };
 
-use crate::hooks::Forget;
+use crate::{hooks::Forget, metrics::ConnectionGauge};
 
 /// A token bucket: `rate` tokens per second, holding at most `2 × rate`.
 #[derive(Debug)]
@@ -49,6 +49,7 @@ pub struct SocketState {
     joining: Mutex<()>,
     channel_budget: Mutex<TokenBucket>,
     _forget: Option<Forget>,
+    _counted: Option<ConnectionGauge>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -57,14 +58,20 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl SocketState {
     /// State for a socket allowed `channel_ops_per_second` joins and leaves; `forget` tells
-    /// the app to drop its state for the socket when this is dropped.
-    pub fn new(forget: Option<Forget>, channel_ops_per_second: u32) -> Self {
+    /// the app to drop its state for the socket when this is dropped, and `counted` keeps it
+    /// in the connections gauge meanwhile.
+    pub fn new(
+        forget: Option<Forget>,
+        channel_ops_per_second: u32,
+        counted: Option<ConnectionGauge>,
+    ) -> Self {
         Self {
             pending_joins: Arc::default(),
             inflight_events: Arc::default(),
             joining: Mutex::new(()),
             channel_budget: Mutex::new(TokenBucket::new(channel_ops_per_second)),
             _forget: forget,
+            _counted: counted,
         }
     }
 
@@ -130,7 +137,7 @@ mod tests {
 
     #[test]
     fn slots_are_capped_and_released_on_drop() {
-        let state = SocketState::new(None, 10);
+        let state = SocketState::new(None, 10, None);
         let held: Vec<Slot> = (0..3).filter_map(|_| state.reserve_event(3)).collect();
         assert_eq!(held.len(), 3);
         assert!(state.reserve_event(3).is_none());

@@ -6,7 +6,7 @@ mod fixture;
 use std::{sync::atomic::Ordering, time::Duration};
 
 use fixture::{client_frame, eventually, open_channel, TestHooks, TestServer};
-use modelence_ws_core::{client::slow_consumer_count, config::Config};
+use modelence_ws_core::config::Config;
 
 #[tokio::test]
 async fn a_member_that_stops_reading_is_cut_off_by_bytes() {
@@ -21,7 +21,7 @@ async fn a_member_that_stops_reading_is_cut_off_by_bytes() {
     assert_eq!(client.text().await.unwrap(), r#"42["joinedChannel","news:1"]"#);
     // Shrink what the kernel buffers for this client, then stop reading.
     socket2::SockRef::from(&client.stream).set_recv_buffer_size(4096).unwrap();
-    let before = slow_consumer_count();
+    let before = server.server.metrics().slow_consumer_count();
     let big = format!("\"{}\"", "x".repeat(64 * 1024));
     for _ in 0..200 {
         if server.server.rooms(&sid).is_none() {
@@ -31,7 +31,7 @@ async fn a_member_that_stops_reading_is_cut_off_by_bytes() {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     eventually("the slow member to be cut off", || server.server.rooms(&sid).is_none()).await;
-    assert!(slow_consumer_count() > before);
+    assert!(server.server.metrics().slow_consumer_count() > before);
 }
 
 #[tokio::test]

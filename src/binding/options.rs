@@ -67,6 +67,9 @@ pub struct JsServerOptions {
     pub max_pending_joins_per_socket: Option<u32>,
     /// Joins per second one socket may make (bursts of twice that), default 100.
     pub max_joins_per_second: Option<u32>,
+    /// Path where a standalone server answers `GET` with its Prometheus metrics; absent: no
+    /// route (metrics are read with `metrics()`).
+    pub metrics_path: Option<String>,
     /// Milliseconds a cross-instance presence query waits for the other instances, default 5000.
     pub presence_timeout_ms: Option<u32>,
     /// Milliseconds between an instance's heartbeats to the others, default 5000.
@@ -136,7 +139,15 @@ impl TryFrom<JsServerOptions> for Config {
                 transports
             }
         };
+        if let Some(metrics_path) = &options.metrics_path {
+            if !metrics_path.starts_with('/') || metrics_path.contains([' ', '?', '#']) {
+                return Err(invalid_arg(format!(
+                    "metrics path must start with '/' and hold no spaces, '?' or '#', got {metrics_path:?}"
+                )));
+            }
+        }
         Ok(Config {
+            metrics_path: options.metrics_path,
             transports,
             path: path.trim_end_matches('/').to_owned(),
             cors: options.cors_origins.map_or(CorsPolicy::Any, CorsPolicy::List),

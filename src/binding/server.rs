@@ -262,6 +262,18 @@ impl JsNativeServer {
         self.server.remote_members(&channel).await
     }
 
+    /// The server's metrics in the Prometheus text format (version 0.0.4).
+    #[napi(catch_unwind)]
+    pub async fn metrics(&self) -> String {
+        self.server.metrics_text().await
+    }
+
+    /// The main figures as JSON text (`server.stats()` parses it).
+    #[napi(catch_unwind)]
+    pub async fn stats(&self) -> String {
+        self.server.stats().await.to_string()
+    }
+
     /// Stops accepting, disconnects every client and releases the port.
     #[napi(catch_unwind)]
     pub async fn close(&self) -> napi::Result<()> {

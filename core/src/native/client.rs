@@ -8,6 +8,7 @@ use std::{
 use crate::{
     client::{AckSink, AckWait, EngineSocket, Undelivered},
     errors::SocketOpError,
+    metrics::Metrics,
     native::{
         packet,
         registry::Registry,
@@ -33,12 +34,24 @@ pub struct NativeClient {
     socket: Weak<NativeSocket>,
     id: Box<str>,
     registry: Arc<Registry>,
+    metrics: Arc<Metrics>,
+}
+
+/// Sends `frames` on `socket`, counting the bytes.
+fn send(
+    socket: &NativeSocket,
+    frames: &[bytes::Bytes],
+    metrics: &Metrics,
+) -> Result<(), Undelivered> {
+    socket.send_all(frames)?;
+    metrics.sent(frames.iter().map(|f| f.len()).sum());
+    Ok(())
 }
 
 impl NativeClient {
-    /// The handle of `socket`, whose rooms live in `registry`.
-    pub fn new(socket: &Arc<NativeSocket>, registry: Arc<Registry>) -> Self {
-        Self { socket: Arc::downgrade(socket), id: socket.id.clone(), registry }
+    /// The handle of `socket`, whose rooms live in `registry`, counted in `metrics`.
+    pub fn new(socket: &Arc<NativeSocket>, registry: Arc<Registry>, metrics: Arc<Metrics>) -> Self {
+        Self { socket: Arc::downgrade(socket), id: socket.id.clone(), registry, metrics }
     }
 
     fn socket(&self) -> Result<Arc<NativeSocket>, Undelivered> {
@@ -60,7 +73,7 @@ impl EngineSocket for NativeClient {
     }
 
     fn send_event(&self, event: &str, args: &Payload) -> Result<(), Undelivered> {
-        Ok(self.socket()?.send_all(&packet::event(event, args, None))?)
+        send(&*self.socket()?, &packet::event(event, args, None), &self.metrics)
     }
 
     fn send_event_with_ack(
@@ -71,9 +84,9 @@ impl EngineSocket for NativeClient {
     ) -> Result<AckWait, Undelivered> {
         let socket = self.socket()?;
         let (id, answer) = socket.expect_ack();
-        if let Err(error) = socket.send_all(&packet::event(event, args, Some(id))) {
+        if let Err(error) = send(&socket, &packet::event(event, args, Some(id)), &self.metrics) {
             socket.forget_ack(id);
-            return Err(error.into());
+            return Err(error);
         }
         let socket = Arc::downgrade(&socket);
         Ok(Box::pin(async move {
@@ -128,24 +141,29 @@ impl EngineSocket for NativeClient {
             socket.kill(CloseReason::TransportError);
         }
     }
+
+    fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
 }
 
 /// The answer to ack `id` of a native socket's client (held weakly, like [`NativeClient`]).
 pub struct NativeAck {
     socket: Weak<NativeSocket>,
     id: u64,
+    metrics: Arc<Metrics>,
 }
 
 impl NativeAck {
-    /// The sink for ack `id` on `socket`.
-    pub fn new(socket: &Arc<NativeSocket>, id: u64) -> Self {
-        Self { socket: Arc::downgrade(socket), id }
+    /// The sink for ack `id` on `socket`, counted in `metrics`.
+    pub fn new(socket: &Arc<NativeSocket>, id: u64, metrics: Arc<Metrics>) -> Self {
+        Self { socket: Arc::downgrade(socket), id, metrics }
     }
 }
 
 impl AckSink for NativeAck {
     fn send(self: Box<Self>, args: &Payload) -> Result<(), Undelivered> {
         let socket = self.socket.upgrade().ok_or(Undelivered::Closed)?;
-        Ok(socket.send_all(&packet::ack(self.id, args))?)
+        send(&socket, &packet::ack(self.id, args), &self.metrics)
     }
 }

@@ -19,6 +19,7 @@ use tokio::{
 use crate::{
     client::{cut_off_slow, AckReply, Client},
     dispatch::{self, Dispatched},
+    metrics::Transport,
     native::{
         client::{NativeAck, NativeClient},
         frame, packet,
@@ -74,7 +75,9 @@ pub async fn serve(
         config.max_payload,
     ));
     socket.send_final(&Bytes::from(hello));
-    let client = Client::new(Arc::new(NativeClient::new(&socket, engine.registry.clone())));
+    let metrics = engine.shared.metrics.clone();
+    let client =
+        Client::new(Arc::new(NativeClient::new(&socket, engine.registry.clone(), metrics)));
     let mut conn = Connection {
         protocol: Protocol::new(config, Instant::now()),
         flows: JoinSet::new(),
@@ -151,6 +154,7 @@ impl Connection {
             match self.socket.stream().try_read(&mut buffer) {
                 Ok(0) => Ok(Read::Ended),
                 Ok(n) => {
+                    self.engine.shared.metrics.received(n);
                     self.feed(&mut buffer[..n]);
                     Ok(Read::Data)
                 }
@@ -170,8 +174,16 @@ impl Connection {
         match step {
             Step::Send(frames) => {
                 // A full queue here means the client stopped reading: the send rule applies.
-                if self.socket.send_all(&frames).is_err() {
-                    cut_off_slow(&NativeClient::new(&self.socket, self.engine.registry.clone()));
+                let shared = &self.engine.shared;
+                if self.socket.send_all(&frames).is_ok() {
+                    shared.metrics.sent(frames.iter().map(|f| f.len()).sum());
+                } else {
+                    let registry = self.engine.registry.clone();
+                    cut_off_slow(&NativeClient::new(
+                        &self.socket,
+                        registry,
+                        shared.metrics.clone(),
+                    ));
                 }
             }
             Step::Close(reason) => {
@@ -180,7 +192,10 @@ impl Connection {
             Step::Connect(token) => self.connect(token).await,
             Step::Ack { id, args } => self.socket.resolve_ack(id, args),
             Step::Event { name, args, ack } => {
-                let sink = ack.map(|id| Box::new(NativeAck::new(&self.socket, id)) as Box<_>);
+                let metrics = &self.engine.shared.metrics;
+                let sink = ack.map(|id| {
+                    Box::new(NativeAck::new(&self.socket, id, metrics.clone())) as Box<_>
+                });
                 let reply = AckReply::new(self.client.clone(), sink);
                 match dispatch::event(&self.engine.shared, &self.client, &name, args, reply) {
                     Dispatched::Done => {}
@@ -201,7 +216,7 @@ impl Connection {
         let shared = self.engine.shared.clone();
         let sid = self.socket.id().to_owned();
         self.tried_to_connect = true;
-        match dispatch::connect(&shared, &sid, token).await {
+        match dispatch::connect(&shared, &sid, Transport::Websocket, token).await {
             Ok(state) => {
                 self.socket.set_connected(state);
                 let ack = self.protocol.accepted(&sid);

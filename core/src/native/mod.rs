@@ -79,7 +79,7 @@ impl NativeEngine {
     }
 
     fn client(&self, socket: &Arc<NativeSocket>) -> NativeClient {
-        NativeClient::new(socket, self.registry.clone())
+        NativeClient::new(socket, self.registry.clone(), self.shared.metrics.clone())
     }
 }
 
@@ -105,8 +105,10 @@ impl Engine for NativeEngine {
                 continue;
             }
             deliveries += members.len();
-            let frame =
-                packet::event_with_one_arg(broadcast.channel.category(), broadcast.data.get());
+            let category = broadcast.channel.category();
+            let frame = packet::event_with_one_arg(category, broadcast.data.get());
+            self.shared.metrics.delivered(category, members.len());
+            self.shared.metrics.sent(frame.len() * members.len());
             for socket in members.drain(..) {
                 match socket.cork(&frame) {
                     Ok(true) => corked.push(socket),
@@ -120,6 +122,11 @@ impl Engine for NativeEngine {
             }
         }
         uncork(&mut corked);
+    }
+
+    fn room_names(&self) -> EngineFuture<Vec<String>> {
+        let names = self.registry.room_names();
+        Box::pin(async move { names })
     }
 
     fn begin_close_all(&self) -> EngineFuture {

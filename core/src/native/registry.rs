@@ -88,6 +88,11 @@ impl Registry {
         }
     }
 
+    /// Every room with at least one native member.
+    pub fn room_names(&self) -> Vec<String> {
+        read(&self.rooms).keys().map(|r| r.to_string()).collect()
+    }
+
     /// The ids of the members of `room`.
     pub fn member_ids(&self, room: &str) -> Vec<String> {
         read(&self.rooms)

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     adapter::{Adapter, AdapterTask, ClusterMessage, MessageKind},
     broadcast::Broadcaster,
+    metrics::Metrics,
     presence::Presence,
     server::Server,
     supervise::supervised,
@@ -33,11 +34,13 @@ impl Server {
                 origin: self.link.origin().clone(),
                 broadcaster: self.broadcaster.clone(),
                 presence: self.presence.clone(),
+                metrics: self.metrics().clone(),
                 max_channel_len: self.config().max_channel_name_len,
             },
             self.shutdown.clone(),
         ));
-        self.link.set_adapter(backend);
+        self.link
+            .set_adapter(Arc::new(Counted { inner: backend, metrics: self.metrics().clone() }));
         let (presence, shutdown) = (self.presence.clone(), self.shutdown.clone());
         self.spawn(async move {
             supervised("presence", &shutdown.clone(), || {
@@ -48,11 +51,33 @@ impl Server {
     }
 }
 
+/// An adapter whose publishes are counted.
+struct Counted {
+    inner: Arc<dyn Adapter>,
+    metrics: Arc<Metrics>,
+}
+
+impl Adapter for Counted {
+    fn publish(&self, message: ClusterMessage) {
+        self.metrics.adapter_published();
+        self.inner.publish(message);
+    }
+
+    fn subscribe(
+        &self,
+        sink: mpsc::Sender<ClusterMessage>,
+        shutdown: CancellationToken,
+    ) -> AdapterTask {
+        self.inner.subscribe(sink, shutdown)
+    }
+}
+
 /// Where other instances' messages go.
 struct Router {
     origin: Arc<str>,
     broadcaster: Arc<Broadcaster>,
     presence: Arc<Presence>,
+    metrics: Arc<Metrics>,
     max_channel_len: usize,
 }
 
@@ -73,6 +98,7 @@ async fn route_incoming(
                 if message.origin == router.origin {
                     continue;
                 }
+                router.metrics.adapter_received();
                 match message.kind {
                     MessageKind::Broadcast => {
                         let max_len = router.max_channel_len;

@@ -95,6 +95,11 @@ impl Server {
     /// Serves a TCP connection whose request head has been read: a new websocket session
     /// goes to the native engine, anything else to socketioxide.
     fn route(&self, stream: TcpStream, head: Bytes) {
+        if self.is_metrics_request(&head) {
+            let server = self.metrics_server();
+            self.spawn(async move { server.answer_metrics(stream).await });
+            return;
+        }
         if let Some(native) = &self.native {
             let config = self.config();
             if let Some(upgrade) = native_upgrade(&head, &config.path, &config.cors) {

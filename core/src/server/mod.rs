@@ -4,6 +4,7 @@
 
 mod cluster;
 mod listen;
+mod metrics;
 mod ops;
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use crate::{
     engine::Engine,
     errors::ServeError,
     hooks::AppHooks,
+    metrics::Metrics,
     native::NativeEngine,
     policy::Policy,
     presence::Presence,
@@ -53,12 +55,13 @@ impl Server {
     pub fn start(config: Config, hooks: Arc<dyn AppHooks>, runtime: Handle) -> Arc<Self> {
         let _entered = runtime.enter();
         let shutdown = CancellationToken::new();
-        let policy = Arc::new(Policy::new(&config, hooks));
+        let metrics = Arc::new(Metrics::new(config.channels.iter().map(|c| c.category.as_str())));
+        let policy = Arc::new(Policy::new(&config, hooks, metrics.clone()));
         let (queue, queued) = BroadcastQueue::new(config.broadcast_queue_capacity);
         let link = Arc::new(ClusterLink::new(instance_id().into()));
         let broadcaster = Arc::new(Broadcaster::new(queue, link.clone()));
         let presence = Arc::new(Presence::new(link.clone(), policy.clone(), config.presence));
-        let shared = Arc::new(Shared::new(config, policy, broadcaster.clone()));
+        let shared = Arc::new(Shared::new(config, policy, broadcaster.clone(), metrics.clone()));
 
         let native =
             shared.config.transports.websocket.then(|| Arc::new(NativeEngine::new(shared.clone())));
@@ -70,7 +73,8 @@ impl Server {
         engines.push(sio.clone());
 
         let tasks = TaskTracker::new();
-        tasks.spawn_on(delivery::run(queued, engines.clone(), shutdown.clone()), &runtime);
+        let deliver = delivery::run(queued, engines.clone(), metrics, shutdown.clone());
+        tasks.spawn_on(deliver, &runtime);
         tasks.spawn_on(crate::memory::trim_periodically(shutdown.clone()), &runtime);
         Arc::new(Self {
             shared,

@@ -10,6 +10,7 @@ use socketioxide::{
 use crate::{
     client::{AckSink, AckWait, EngineSocket, Undelivered},
     errors::SocketOpError,
+    metrics::Metrics,
     payload::{OutgoingArgs, Payload},
     sio::{handlers, http::ConnectionKill},
     socket_state::SocketState,
@@ -31,13 +32,14 @@ fn outgoing(args: &Payload) -> Result<OutgoingArgs, Undelivered> {
 pub struct SioClient {
     socket: SocketRef,
     id: String,
+    metrics: Arc<Metrics>,
 }
 
 impl SioClient {
-    /// The handle of `socket`.
-    pub fn new(socket: SocketRef) -> Self {
+    /// The handle of `socket`, counted in `metrics`.
+    pub fn new(socket: SocketRef, metrics: Arc<Metrics>) -> Self {
         let id = socket.id.to_string();
-        Self { socket, id }
+        Self { socket, id, metrics }
     }
 }
 
@@ -111,6 +113,10 @@ impl EngineSocket for SioClient {
                 let _ = self.socket.clone().disconnect();
             }
         }
+    }
+
+    fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 }
 

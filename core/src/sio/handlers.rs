@@ -9,7 +9,7 @@ use socketioxide::{
     extract::{AckSender, Event, SocketRef, TryData},
     handler::FromMessageParts,
     socket::{DisconnectReason, Socket},
-    ParserError,
+    ParserError, TransportType,
 };
 
 use crate::{
@@ -17,15 +17,16 @@ use crate::{
     client::{AckReply, AckSink, Client},
     dispatch::{self, Dispatched},
     errors::AuthError,
+    metrics::{Metrics, Transport},
     payload::Payload,
     shared::Shared,
     sio::client::{SioAck, SioClient},
     socket_state::SocketState,
 };
 
-/// The client of a socketioxide socket.
-pub fn client(socket: SocketRef) -> Client {
-    Client::new(Arc::new(SioClient::new(socket)))
+/// The client of a socketioxide socket, counted in `metrics`.
+pub fn client(socket: SocketRef, metrics: &Arc<Metrics>) -> Client {
+    Client::new(Arc::new(SioClient::new(socket, metrics.clone())))
 }
 
 /// The connect middleware: authenticates, then stores the socket state and registers the
@@ -37,7 +38,11 @@ pub async fn on_connect(
     auth: Result<Value, ParserError>,
 ) -> Result<(), AuthError> {
     let token = token_from_auth(&auth.unwrap_or(Value::Null), shared.config.max_token_len);
-    let state = dispatch::connect(&shared, &socket.id.to_string(), token).await?;
+    let transport = match socket.transport_type() {
+        TransportType::Polling => Transport::Polling,
+        TransportType::Websocket => Transport::Websocket,
+    };
+    let state = dispatch::connect(&shared, &socket.id.to_string(), transport, token).await?;
     socket.extensions.insert(state);
 
     let events = shared.clone();
@@ -72,7 +77,7 @@ async fn on_event(
     args: Result<Payload, ParserError>,
     sink: Option<Box<dyn AckSink>>,
 ) {
-    let client = client(socket);
+    let client = client(socket, &shared.metrics);
     // Arguments socketioxide could not decode reach the flows as none.
     let args = args.unwrap_or_else(|_| Payload { json: "[]".to_owned(), binary: Vec::new() });
     let reply = AckReply::new(client.clone(), sink);

@@ -15,6 +15,8 @@ use bytes::{Buf, Bytes};
 use futures_util::task::AtomicWaker;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use crate::metrics::Metrics;
+
 /// Aborts one connection: every later read or write fails, and pending ones wake up to fail.
 #[derive(Debug, Default)]
 pub struct KillSwitch {
@@ -47,13 +49,22 @@ pub struct ClientIo<I> {
     prefix: Bytes,
     inner: I,
     kill: Arc<KillSwitch>,
+    metrics: Arc<Metrics>,
 }
 
 impl<I> ClientIo<I> {
-    /// Wraps `inner`, replaying `prefix` before its own bytes.
-    pub fn new(inner: I, prefix: Bytes, kill: Arc<KillSwitch>) -> Self {
-        Self { prefix, inner, kill }
+    /// Wraps `inner`, replaying `prefix` before its own bytes; bytes are counted in `metrics`.
+    pub fn new(inner: I, prefix: Bytes, kill: Arc<KillSwitch>, metrics: Arc<Metrics>) -> Self {
+        Self { prefix, inner, kill, metrics }
     }
+}
+
+/// Counts the bytes a poll moved.
+fn count(result: Poll<io::Result<usize>>, tally: impl FnOnce(usize)) -> Poll<io::Result<usize>> {
+    if let Poll::Ready(Ok(n)) = result {
+        tally(n);
+    }
+    result
 }
 
 impl<I: AsyncRead + Unpin> AsyncRead for ClientIo<I> {
@@ -75,7 +86,12 @@ impl<I: AsyncRead + Unpin> AsyncRead for ClientIo<I> {
             }
             return Poll::Ready(Ok(()));
         }
-        Pin::new(&mut this.inner).poll_read(cx, buf)
+        let before = buf.filled().len();
+        let result = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = result {
+            this.metrics.received(buf.filled().len() - before);
+        }
+        result
     }
 }
 
@@ -86,7 +102,8 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for ClientIo<I> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         self.kill.check(&self.kill.write_waker, cx)?;
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        let metrics = self.metrics.clone();
+        count(Pin::new(&mut self.inner).poll_write(cx, buf), |n| metrics.sent(n))
     }
 
     fn poll_write_vectored(
@@ -95,7 +112,8 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for ClientIo<I> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         self.kill.check(&self.kill.write_waker, cx)?;
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        let metrics = self.metrics.clone();
+        count(Pin::new(&mut self.inner).poll_write_vectored(cx, bufs), |n| metrics.sent(n))
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -117,12 +135,16 @@ mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+    fn metrics() -> Arc<Metrics> {
+        Arc::new(Metrics::new([]))
+    }
+
     #[tokio::test]
     async fn replays_the_prefix_then_reads_the_stream() {
         let (a, mut b) = tokio::io::duplex(64);
         b.write_all(b" world").await.unwrap();
         drop(b);
-        let mut io = ClientIo::new(a, Bytes::from_static(b"hello"), Arc::default());
+        let mut io = ClientIo::new(a, Bytes::from_static(b"hello"), Arc::default(), metrics());
         let mut out = String::new();
         io.read_to_string(&mut out).await.unwrap();
         assert_eq!(out, "hello world");
@@ -132,7 +154,7 @@ mod tests {
     async fn kill_wakes_a_pending_read_with_an_error() {
         let (a, _b) = tokio::io::duplex(64);
         let kill = Arc::new(KillSwitch::default());
-        let mut io = ClientIo::new(a, Bytes::new(), kill.clone());
+        let mut io = ClientIo::new(a, Bytes::new(), kill.clone(), metrics());
         let reader = tokio::spawn(async move {
             let mut buf = [0u8; 8];
             io.read(&mut buf).await

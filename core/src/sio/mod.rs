@@ -31,6 +31,7 @@ use crate::{
     broadcast::Broadcast,
     client::{cut_off_slow, Client},
     engine::{Engine, EngineFuture},
+    metrics::Metrics,
     shared::Shared,
 };
 use client::SioClient;
@@ -46,6 +47,7 @@ pub struct SioEngine {
     io: SocketIo,
     entry: HttpEntry,
     connections: Mutex<Vec<Weak<KillSwitch>>>,
+    metrics: Arc<Metrics>,
 }
 
 impl SioEngine {
@@ -78,7 +80,8 @@ impl SioEngine {
         let connected = move |s: SocketRef| handlers::on_connected(on_connected.clone(), s);
         io.ns("/", connected.with(middleware));
         let entry = HttpEntry::new(service, config.cors.clone());
-        Self { io, entry, connections: Mutex::new(Vec::new()) }
+        let metrics = shared.metrics.clone();
+        Self { io, entry, connections: Mutex::new(Vec::new()), metrics }
     }
 
     /// Serves HTTP/1 (with upgrades) on any byte stream, after replaying `prefix`, as a task
@@ -96,7 +99,7 @@ impl SioEngine {
         let kill = Arc::new(KillSwitch::default());
         self.track(&kill);
         let entry = self.entry.for_connection(kill.clone());
-        let io = TokioIo::new(ClientIo::new(io, prefix, kill));
+        let io = TokioIo::new(ClientIo::new(io, prefix, kill, self.metrics.clone()));
         let serve = async move {
             let conn = http1::Builder::new()
                 .max_buf_size(HTTP_READ_BUFFER)
@@ -145,7 +148,7 @@ impl Engine for SioEngine {
     fn socket(&self, sid: &str) -> Option<Client> {
         let sid = Sid::from_str(sid).ok()?;
         let socket = self.io.get_socket(sid).filter(|s| s.connected())?;
-        Some(handlers::client(socket))
+        Some(handlers::client(socket, &self.metrics))
     }
 
     fn member_ids(&self, room: &str) -> Vec<String> {
@@ -155,16 +158,26 @@ impl Engine for SioEngine {
     fn deliver(&self, batch: &[Broadcast]) {
         for broadcast in batch {
             let event = broadcast.channel.category();
-            for socket in self.io.to(broadcast.channel.as_str().to_owned()).sockets() {
+            let members = self.io.to(broadcast.channel.as_str().to_owned()).sockets();
+            self.metrics.delivered(event, members.len());
+            for socket in members {
                 match socket.emit(event, &*broadcast.data) {
                     Ok(()) => {}
                     Err(SendError::Socket(SocketError::InternalChannelFull)) => {
-                        cut_off_slow(&SioClient::new(socket));
+                        cut_off_slow(&SioClient::new(socket, self.metrics.clone()));
                     }
                     Err(_) => {} // the socket closed meanwhile
                 }
             }
         }
+    }
+
+    fn room_names(&self) -> EngineFuture<Vec<String>> {
+        let io = self.io.clone();
+        Box::pin(async move {
+            let rooms = io.rooms().await.unwrap_or_default();
+            rooms.into_iter().map(|r| r.into_owned()).collect()
+        })
     }
 
     fn begin_close_all(&self) -> EngineFuture {

@@ -1,0 +1,82 @@
+//! The server's metrics: figures read at scrape time, the Prometheus text, the stats object,
+//! and the standalone `GET <metricsPath>` answer.
+
+use std::{collections::HashSet, sync::Arc};
+
+use serde_json::Value;
+use tokio::{io::AsyncWriteExt, net::TcpStream};
+
+use crate::{
+    engine::Engine,
+    metrics::{Metrics, Snapshot},
+    presence::Presence,
+    server::Server,
+};
+
+/// What answering a metrics request needs, detached from the server's lifetime.
+pub(super) struct MetricsSource {
+    metrics: Arc<Metrics>,
+    engines: Vec<Arc<dyn Engine>>,
+    presence: Arc<Presence>,
+}
+
+impl MetricsSource {
+    async fn snapshot(&self) -> Snapshot {
+        let mut rooms = HashSet::new();
+        for engine in &self.engines {
+            rooms.extend(engine.room_names().await);
+        }
+        Snapshot { channels: rooms.len(), cluster_peers: self.presence.live_peers().len() }
+    }
+
+    /// Answers one HTTP request with the metrics, then closes the connection.
+    pub(super) async fn answer_metrics(self, mut stream: TcpStream) {
+        let body = self.metrics.render(self.snapshot().await);
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n\
+             Content-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        if stream.write_all(head.as_bytes()).await.is_ok() {
+            let _ = stream.write_all(body.as_bytes()).await;
+        }
+        let _ = stream.shutdown().await;
+    }
+}
+
+impl Server {
+    pub(super) fn metrics_server(&self) -> MetricsSource {
+        MetricsSource {
+            metrics: self.shared.metrics.clone(),
+            engines: self.engines.clone(),
+            presence: self.presence.clone(),
+        }
+    }
+
+    /// Whether a standalone request head asks for the metrics (`GET <metrics path>`).
+    pub(super) fn is_metrics_request(&self, head: &[u8]) -> bool {
+        let Some(path) = &self.config().metrics_path else { return false };
+        let line = head.split(|&b| b == b'\r').next().unwrap_or_default();
+        let mut parts = line.split(|&b| b == b' ');
+        let (Some(b"GET"), Some(target)) = (parts.next(), parts.next()) else { return false };
+        let target = target.split(|&b| b == b'?').next().unwrap_or_default();
+        target == path.as_bytes()
+    }
+
+    /// The metrics in the Prometheus text format (version 0.0.4).
+    pub async fn metrics_text(&self) -> String {
+        let source = self.metrics_server();
+        source.metrics.render(source.snapshot().await)
+    }
+
+    /// The main figures as a plain object.
+    pub async fn stats(&self) -> Value {
+        let source = self.metrics_server();
+        source.metrics.stats(source.snapshot().await)
+    }
+
+    /// The server's counters.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.shared.metrics
+    }
+}
