@@ -33,7 +33,7 @@ async function watchedCluster(t, options) {
     for (const listener of listeners) listener(entry);
   });
   const publisher = await rawRedis(t, url);
-  const presence = (type) => wire.filter((e) => e.message.k === 'presence' && e.message.d.type === type);
+  const presence = (type) => wire.filter((e) => e.message.k === 'presence' && e.message.d?.type === type);
   const backend = { redis: { url, channel } };
   const a = await startInstance(t, backend, options);
   await eventually(() => presence('hello').length === 1, 5000, "A's hello");
@@ -54,44 +54,60 @@ async function watchedCluster(t, options) {
     listeners,
     /** A's members queries seen on the wire so far. */
     queriesFromA: () => presence('query').filter((e) => e.message.o === originA),
-    /** Publishes presence envelope `d` (JSON text) as instance `origin` would: the adapter's wire format. */
-    forge: (origin, d) => publisher.command('PUBLISH', channel, `{"o":${JSON.stringify(origin)},"k":"presence","c":"","d":${d}}`),
+    /** Publishes presence envelope `d` (JSON text) as instance `origin` would (the adapter's wire format). */
+    forge: (origin, d) =>
+      publisher.command('PUBLISH', channel, `{"o":${JSON.stringify(origin)},"k":"presence","c":"","d":${d}}`),
   };
 }
 
-const reply = (to, id, socketId) =>
-  `{"type":"reply","id":${id},"to":${JSON.stringify(to)},"members":[{"socketId":${JSON.stringify(socketId)},"user":{"name":"mallory"}}]}`;
+/** A presence `reply` envelope (JSON text) to instance `to`'s query `id`, naming one member. */
+const reply = (to, id, socketId, name = 'mallory') => {
+  const members = JSON.stringify([{ socketId, user: { name } }]);
+  return `{"type":"reply","id":${id},"to":${JSON.stringify(to)},"members":${members}}`;
+};
 
-test('a reply forged by a non-instance never shows in members(), not even with the live query id', { skip }, async (t) => {
-  const options = { presenceTimeoutMs: 1500, heartbeatIntervalMs: 500, heartbeatTimeoutMs: 10000 };
+test('forged replies never show in members(): not from a non-instance with the live query id, nor with a guessed id', { skip }, async (t) => {
+  const options = { presenceTimeoutMs: 3000, heartbeatIntervalMs: 500, heartbeatTimeoutMs: 10000 };
   const { a, ann, bob, originA, wire, listeners, queriesFromA, forge } = await watchedCluster(t, options);
-  // Guessed ids: the small counters a sequential scheme would hand out.
-  for (let id = 0; id < 64; id++) await forge('mallory', reply(originA, id, `guessed-${id}`));
-  // A peer that announces itself and never answers holds A's next query open for
-  // presenceTimeoutMs, so the replies forged below reach A while it is still collecting.
-  await forge(`silent-${randomUUID()}`, '{"type":"alive"}');
+  // A peer (it announced itself, as instances do) that answers 300 ms after each query: A is
+  // still collecting replies when the forged ones below arrive, and the peer's own reply
+  // shows that replies from peers do count.
+  const peer = `slow-peer-${randomUUID()}`;
+  await forge(peer, '{"type":"alive"}');
   await sleep(200); // A receives it as the raw subscriber did
   listeners.add(({ text, message }) => {
     if (message.o !== originA || message.k !== 'presence' || message.d.type !== 'query') return;
     const id = /"id":(\d+)/.exec(text)[1]; // as text: a u64 does not survive JSON.parse
+    // Seen on the wire, the live id is no secret: only the origin check stops these two.
     void forge('mallory', reply(originA, id, 'forged-with-the-live-id'));
     void forge(`stranger-${randomUUID()}`, reply(originA, id, 'forged-by-a-stranger'));
+    // Posing as the peer without seeing the query: only an unpredictable id stops these
+    // (the small counters a sequential scheme would hand out).
+    for (let guess = 0; guess < 64; guess++) void forge(peer, reply(originA, guess, `guessed-${guess}`));
+    setTimeout(() => void forge(peer, reply(originA, id, 'peer-member', 'zed')), 300);
   });
 
   const result = await a.members('room');
-  assert.deepEqual(byName(result.members), [member(ann), member(bob)]);
+  const fromPeer = { socketId: 'peer-member', user: { name: 'zed' } };
+  assert.deepEqual(byName(result.members), [member(ann), member(bob), fromPeer]);
   const [query] = queriesFromA().slice(-1);
   const id = /"id":(\d+)/.exec(query.text)[1];
-  const forged = wire.filter((e) => e.message.d.type === 'reply' && e.message.o !== originA && e.text.includes(`"id":${id},`));
-  assert.equal(forged.length, 2, 'the forger answered the live query id');
-  for (const e of forged) {
-    assert.ok(e.at - query.at < options.presenceTimeoutMs / 2, `a forged reply reached Redis ${e.at - query.at} ms after the query`);
+  const answers = (origin) =>
+    wire.filter((e) => origin(e.message.o) && e.message.d?.type === 'reply' && e.text.includes(`"id":${id},`));
+  const forged = answers((o) => o === 'mallory' || o.startsWith('stranger-'));
+  const [peerReply] = answers((o) => o === peer);
+  assert.equal(forged.length, 2, 'the forgers answered the live query id');
+  const guessed = wire.filter((e) => e.message.o === peer && e.text.includes('"socketId":"guessed-'));
+  assert.equal(guessed.length, 64);
+  for (const e of [...forged, ...guessed]) {
+    assert.ok(e.at < peerReply.at, 'a forged reply reached Redis while A was still waiting for the peer');
   }
-  assert.ok(result.ms >= options.presenceTimeoutMs - 100, `the query was still open when the forged replies arrived (${result.ms} ms)`);
+  const ms = Math.round(result.ms);
+  assert.ok(result.ms < options.presenceTimeoutMs - 500, `A stopped waiting when its last peer answered (${ms} ms)`);
 });
 
 test('queries and replies from non-instances do not make an instance wait for them', { skip }, async (t) => {
-  const options = { presenceTimeoutMs: 3000, heartbeatIntervalMs: 500, heartbeatTimeoutMs: 10000 };
+  const options = { presenceTimeoutMs: 2000, heartbeatIntervalMs: 500, heartbeatTimeoutMs: 10000 };
   const { a, ann, bob, originA, wire, forge } = await watchedCluster(t, options);
   const strangers = Array.from({ length: 10 }, () => `stranger-${randomUUID()}`);
   for (const stranger of strangers) {
@@ -108,6 +124,14 @@ test('queries and replies from non-instances do not make an instance wait for th
   assert.ok(result.ms < options.presenceTimeoutMs / 3, `members() took ${Math.round(result.ms)} ms: it waited for a non-instance`);
   const again = await a.members('room');
   assert.ok(again.ms < options.presenceTimeoutMs / 3, `the next members() took ${Math.round(again.ms)} ms`);
+
+  // Control: the same stranger announcing itself as instances do is waited for, so the
+  // timing above would have caught a stranger counted as a peer.
+  await forge(strangers[0], '{"type":"alive"}');
+  await sleep(200);
+  const waited = await a.members('room');
+  assert.ok(waited.ms >= options.presenceTimeoutMs - 100, `members() took ${Math.round(waited.ms)} ms`);
+  assert.deepEqual(byName(waited.members), [member(ann), member(bob)]);
 });
 
 test('concurrent members() calls for one channel share one query on the wire', { skip }, async (t) => {

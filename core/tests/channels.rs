@@ -138,4 +138,21 @@ async fn long_polling_goes_through_the_same_dispatch() {
     assert_eq!(next_packets(&server, &session).await, r#"42["joinedChannel","news:1"]"#);
     server.server.broadcast("news", "1", "7".into()).unwrap();
     assert_eq!(next_packets(&server, &session).await, r#"42["news",7]"#);
+    // An unknown session is refused as socket.io refuses it (the code is a number).
+    let unknown = poll(&server, "GET", "&sid=nosuchsession", "").await;
+    assert!(unknown.starts_with(r#"{"code":1,"#), "{unknown}");
+}
+
+#[tokio::test]
+async fn the_first_long_poll_is_held_until_the_ping_interval() {
+    let interval = Duration::from_millis(300);
+    let server =
+        TestServer::start(Config { ping_interval: interval, ..config() }, TestHooks::default())
+            .await;
+    let open = poll(&server, "GET", "", "").await;
+    let sid = open.split("\"sid\":\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let started = tokio::time::Instant::now();
+    // As on socket.io: nothing to send until the first heartbeat, pingInterval later.
+    assert_eq!(poll(&server, "GET", &format!("&sid={sid}"), "").await, "2");
+    assert!(started.elapsed() >= interval - Duration::from_millis(50), "{:?}", started.elapsed());
 }

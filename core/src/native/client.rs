@@ -69,7 +69,7 @@ impl EngineSocket for NativeClient {
     }
 
     fn state(&self) -> Option<Arc<SocketState>> {
-        self.socket().ok()?.state().cloned()
+        self.socket().ok()?.state()
     }
 
     fn send_event(&self, event: &str, args: &Payload) -> Result<(), Undelivered> {

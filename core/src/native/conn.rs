@@ -189,6 +189,13 @@ impl Connection {
             Step::Close(reason) => {
                 self.socket.begin_close(reason);
             }
+            Step::LeaveNamespace => {
+                // The notice goes first: dropping the state tells the app to forget the socket.
+                let reason = CloseReason::ClientDisconnect.socket_io_name();
+                dispatch::disconnected(&self.engine.shared, self.socket.id(), reason);
+                self.engine.registry.leave_all(&self.socket);
+                self.socket.leave_namespace();
+            }
             Step::Connect(token) => self.connect(token).await,
             Step::Ack { id, args } => self.socket.resolve_ack(id, args),
             Step::Event { name, args, ack } => {

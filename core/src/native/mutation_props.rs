@@ -12,7 +12,6 @@ use crate::{
         frame::{client_frame, Decoder, TEXT},
         handshake::native_upgrade,
         protocol::{Protocol, Step},
-        socket::CloseReason,
     },
     payload::Payload,
 };
@@ -135,7 +134,7 @@ proptest! {
         let step = protocol.next_step(Instant::now());
         match kind {
             '2' => prop_assert!(matches!(step, Some(Step::Event { .. })), "an event"),
-            '1' => prop_assert_eq!(step, Some(Step::Close(CloseReason::ClientDisconnect))),
+            '1' => prop_assert_eq!(step, Some(Step::LeaveNamespace)),
             // An ack needs an id, binary packets a count, CONNECT is a repeat: ignored or closed.
             _ => prop_assert!(
                 matches!(step, None | Some(Step::Close(_)) | Some(Step::Connect(_))),

@@ -51,6 +51,9 @@ pub enum Step {
         /// The answer's arguments.
         args: Payload,
     },
+    /// The client left the namespace (`41`): the socket leaves it, the connection stays
+    /// open for another CONNECT, as socket.io's does.
+    LeaveNamespace,
     /// Close the connection for this reason.
     Close(CloseReason),
 }
@@ -262,7 +265,12 @@ impl Protocol {
                 Ok(Some(Step::Connect(token_from_auth_text(packet.data, self.max_token_len))))
             }
             SioKind::Connect => Ok(None),
-            SioKind::Disconnect => Err(CloseReason::ClientDisconnect),
+            SioKind::Disconnect if self.stage == Stage::Connected => {
+                self.stage = Stage::AwaitingConnect;
+                self.binary = None;
+                Ok(Some(Step::LeaveNamespace))
+            }
+            SioKind::Disconnect => Ok(None),
             _ if self.stage != Stage::Connected => Ok(None),
             kind => {
                 // Binary events and acks are events and acks whose attachments follow.

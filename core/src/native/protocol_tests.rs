@@ -150,3 +150,17 @@ fn malformed_packets_close_with_a_protocol_error() {
     assert_eq!(steps(&mut protocol, unmasked), vec![Step::Close(CloseReason::ParseError)]);
     assert_eq!(protocol.close_code(CloseReason::ParseError), 1002);
 }
+
+#[test]
+fn leaving_the_namespace_keeps_the_connection_for_another_connect() {
+    let mut protocol = connected(&Config::default());
+    assert_eq!(steps(&mut protocol, text("41")), vec![Step::LeaveNamespace]);
+    // Events are ignored until the client connects again.
+    assert_eq!(steps(&mut protocol, text(r#"42["late"]"#)), vec![]);
+    assert_eq!(steps(&mut protocol, text("40")), vec![Step::Connect(Ok(None))]);
+    protocol.accepted("sid");
+    assert!(matches!(
+        steps(&mut protocol, text(r#"42["again"]"#)).as_slice(),
+        [Step::Event { .. }]
+    ));
+}

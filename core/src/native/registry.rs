@@ -43,6 +43,11 @@ impl Registry {
     /// Forgets a connection that has ended and takes it out of every room.
     pub fn remove(&self, socket: &NativeSocket) {
         write(&self.sockets).remove(&socket.id);
+        self.leave_all(socket);
+    }
+
+    /// Takes `socket` out of every room.
+    pub fn leave_all(&self, socket: &NativeSocket) {
         let rooms = socket.take_rooms();
         if rooms.is_empty() {
             return;

@@ -125,7 +125,7 @@ pub struct NativeSocket {
     connected: AtomicBool,
     close_reason: OnceLock<CloseReason>,
     rooms: Mutex<Vec<Box<str>>>,
-    state: OnceLock<Arc<SocketState>>,
+    state: Mutex<Option<Arc<SocketState>>>,
     acks: Mutex<PendingAcks>,
 }
 
@@ -146,7 +146,7 @@ impl NativeSocket {
             connected: AtomicBool::new(false),
             close_reason: OnceLock::new(),
             rooms: Mutex::new(Vec::new()),
-            state: OnceLock::new(),
+            state: Mutex::new(None),
             acks: Mutex::new(PendingAcks::default()),
         }
     }
@@ -167,18 +167,25 @@ impl NativeSocket {
     }
 
     pub(crate) fn set_connected(&self, state: Arc<SocketState>) {
-        let _ = self.state.set(state);
+        *lock(&self.state) = Some(state);
         self.connected.store(true, Ordering::Release);
     }
 
-    /// Whether the socket had been connected to the namespace (for the disconnect notice).
+    /// The client left the namespace (the connection stays open for another CONNECT):
+    /// drops the socket's state.
+    pub(crate) fn leave_namespace(&self) {
+        self.connected.store(false, Ordering::Release);
+        lock(&self.state).take();
+    }
+
+    /// Whether the socket is in the namespace, closing or not (for the disconnect notice).
     pub(crate) fn was_connected(&self) -> bool {
         self.connected.load(Ordering::Acquire)
     }
 
-    /// The per-socket state (budgets, what the app is told to forget), once connected.
-    pub fn state(&self) -> Option<&Arc<SocketState>> {
-        self.state.get()
+    /// The per-socket state (budgets, what the app is told to forget), while connected.
+    pub fn state(&self) -> Option<Arc<SocketState>> {
+        lock(&self.state).clone()
     }
 
     /// Why the connection is closing, once it is.

@@ -10,7 +10,13 @@ use http_body_util::{combinators::BoxBody, BodyExt, Full};
 use hyper::body::Body;
 use socketioxide::service::SocketIoService;
 
-use crate::{config::CorsPolicy, sio::io::KillSwitch};
+use crate::{
+    config::CorsPolicy,
+    sio::{
+        first_ping::{self, FirstPings, PollKind},
+        io::KillSwitch,
+    },
+};
 
 /// The kill switch of the connection a request arrived on, stored in the request's
 /// extensions so that a socket can be aborted later (see `socketioxide::Socket::req_parts`).
@@ -25,13 +31,20 @@ pub type EntryBody = BoxBody<Bytes, Infallible>;
 pub struct HttpEntry {
     sio: SocketIoService<NotFoundService>,
     cors: Arc<CorsPolicy>,
+    first_pings: Arc<FirstPings>,
     kill: Option<Arc<KillSwitch>>,
 }
 
 impl HttpEntry {
-    /// An entry for `sio` with the given CORS policy, not tied to any connection.
-    pub fn new(sio: SocketIoService<NotFoundService>, cors: CorsPolicy) -> Self {
-        Self { sio, cors: Arc::new(cors), kill: None }
+    /// An entry for `sio` with the given CORS policy and ping interval, not tied to any
+    /// connection.
+    pub fn new(
+        sio: SocketIoService<NotFoundService>,
+        cors: CorsPolicy,
+        ping_interval: std::time::Duration,
+    ) -> Self {
+        let first_pings = Arc::new(FirstPings::new(ping_interval));
+        Self { sio, cors: Arc::new(cors), first_pings, kill: None }
     }
 
     /// The same entry, tagging requests with the kill switch of one connection.
@@ -85,6 +98,28 @@ fn own_request_head<B>(req: &mut Request<B>) {
     }
 }
 
+/// Engine.IO's error bodies carry `code` as a number (`{"code":1,…}`); engineioxide writes
+/// it as a string.
+fn numeric_error_code(body: Bytes) -> Bytes {
+    let Some(rest) = body.strip_prefix(br#"{"code":""#) else { return body };
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 || rest.get(digits) != Some(&b'"') {
+        return body;
+    }
+    let mut fixed = br#"{"code":"#.to_vec();
+    fixed.extend_from_slice(&rest[..digits]);
+    fixed.extend_from_slice(&rest[digits + 1..]);
+    Bytes::from(fixed)
+}
+
+/// A whole (small) response body.
+async fn collect<B: Body>(body: B) -> Bytes
+where
+    B::Error: Debug,
+{
+    body.collect().await.map(|c| c.to_bytes()).unwrap_or_default()
+}
+
 type EntryFuture = Pin<Box<dyn Future<Output = Result<Response<EntryBody>, Infallible>> + Send>>;
 
 impl<B> hyper::service::Service<Request<B>> for HttpEntry
@@ -127,9 +162,37 @@ where
                 own_request_head(&mut req);
             }
         }
+        let kind = self.first_pings.classify(&req);
         let fut = hyper::service::Service::call(&self.sio, req);
+        let (sio, first_pings) = (self.sio.clone(), self.first_pings.clone());
         Box::pin(async move {
-            let mut res = fut.await?.map(BodyExt::boxed);
+            let res = fut.await?;
+            let mut res = match kind {
+                PollKind::Other if res.status() == StatusCode::BAD_REQUEST => {
+                    let (parts, body) = res.into_parts();
+                    let body = numeric_error_code(collect(body).await);
+                    Response::from_parts(parts, Full::new(body).boxed())
+                }
+                PollKind::Other => res.map(BodyExt::boxed),
+                PollKind::Handshake => {
+                    let (parts, body) = res.into_parts();
+                    let body = collect(body).await;
+                    first_pings.opened(&body);
+                    Response::from_parts(parts, Full::new(body).boxed())
+                }
+                PollKind::FirstPoll(uri) => {
+                    let (parts, body) = res.into_parts();
+                    let body = collect(body).await;
+                    if first_ping::is_lone_ping(&body) {
+                        let _ = hyper::service::Service::call(&sio, first_ping::pong(&uri)).await;
+                        hyper::service::Service::call(&sio, first_ping::poll(&uri))
+                            .await?
+                            .map(BodyExt::boxed)
+                    } else {
+                        Response::from_parts(parts, Full::new(body).boxed())
+                    }
+                }
+            };
             add_cors_headers(&mut res, allow_origin);
             Ok(res)
         })
@@ -164,6 +227,16 @@ mod tests {
         assert_eq!(cookie.as_bytes(), &[b'x'; 40][..]);
         assert!(cookie.is_sensitive());
         assert_eq!(req.uri().query(), Some("EIO=4&transport=websocket"));
+    }
+
+    #[test]
+    fn error_codes_become_numbers() {
+        let fixed = numeric_error_code(Bytes::from_static(
+            br#"{"code":"1","message":"Session ID unknown"}"#,
+        ));
+        assert_eq!(&fixed[..], br#"{"code":1,"message":"Session ID unknown"}"#);
+        let other = Bytes::from_static(b"not json");
+        assert_eq!(numeric_error_code(other.clone()), other);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! socketioxide over hyper. socketioxide is named nowhere else in the core.
 
 pub mod client;
+pub mod first_ping;
 pub mod handlers;
 pub mod http;
 pub mod io;
@@ -79,7 +80,7 @@ impl SioEngine {
         let on_connected = shared.clone();
         let connected = move |s: SocketRef| handlers::on_connected(on_connected.clone(), s);
         io.ns("/", connected.with(middleware));
-        let entry = HttpEntry::new(service, config.cors.clone());
+        let entry = HttpEntry::new(service, config.cors.clone(), config.ping_interval);
         let metrics = shared.metrics.clone();
         Self { io, entry, connections: Mutex::new(Vec::new()), metrics }
     }
