@@ -87,6 +87,10 @@ export declare class NativeServer {
    * `{ socketId, user }` per instance that answered within `presenceTimeoutMs`.
    */
   remoteMembers(channel: string): Promise<Array<string>>
+  /** The server's metrics in the Prometheus text format (version 0.0.4). */
+  metrics(): Promise<string>
+  /** The main figures as JSON text (`server.stats()` parses it). */
+  stats(): Promise<string>
   /** Stops accepting, disconnects every client and releases the port. */
   close(): Promise<void>
 }
@@ -184,7 +188,10 @@ export interface NativeServerOptions {
   maxHttpBufferSize?: number
   /** Packets one socket's send queue holds before it counts as a slow consumer, default 4096. */
   maxBufferedPackets?: number
-  /** Bytes one socket's send queue holds before it counts as a slow consumer, default 4 MiB. */
+  /**
+   * Bytes one native socket's send queue holds before it counts as a slow consumer, default
+   * 4 MiB (socketioxide sessions are bounded in packets only).
+   */
   maxBufferedBytes?: number
   /** Milliseconds an `onEvent` handler may run before it counts as timed out, default 10000. */
   eventTimeoutMs?: number
@@ -192,7 +199,7 @@ export interface NativeServerOptions {
   maxInflightEventsPerSocket?: number
   /** JS hook calls in flight across the server, default 1024. */
   maxPendingHookCalls?: number
-  /** Initial websocket read buffer per connection in bytes, default 1024. */
+  /** Initial websocket read buffer of an upgraded polling session in bytes, default 1024. */
   wsReadBufferSize?: number
   /** Channels one socket may be in, default 1000. */
   maxChannelsPerSocket?: number
@@ -200,6 +207,11 @@ export interface NativeServerOptions {
   maxPendingJoinsPerSocket?: number
   /** Joins per second one socket may make (bursts of twice that), default 100. */
   maxJoinsPerSecond?: number
+  /**
+   * Path where a standalone server answers `GET` with its Prometheus metrics; absent: no
+   * route (metrics are read with `metrics()`).
+   */
+  metricsPath?: string
   /** Milliseconds a cross-instance presence query waits for the other instances, default 5000. */
   presenceTimeoutMs?: number
   /** Milliseconds between an instance's heartbeats to the others, default 5000. */

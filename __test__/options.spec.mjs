@@ -30,6 +30,14 @@ const cases = [
   ['in-flight events zero', { maxInflightEventsPerSocket: 0 }, 'startWebsocketServer(): options.maxInflightEventsPerSocket must be an integer from 1 to 65535, got number 0'],
   ['pending hook calls', { maxPendingHookCalls: 1.5 }, 'startWebsocketServer(): options.maxPendingHookCalls must be an integer from 1 to 1000000, got number 1.5'],
   ['pending hook calls over 1e6', { maxPendingHookCalls: 1e6 + 1 }, 'startWebsocketServer(): options.maxPendingHookCalls must be an integer from 1 to 1000000, got number 1000001'],
+  ['metrics', { metrics: 'yes' }, "startWebsocketServer(): options.metrics must be true, false or an object like { path: '/metrics' }, got the string \"yes\""],
+  ['metrics null', { metrics: null }, "startWebsocketServer(): options.metrics must be true, false or an object like { path: '/metrics' }, got null"],
+  ['metrics path', { metrics: { path: 'metrics' } }, "startWebsocketServer(): options.metrics.path must be a URL path starting with '/' (default '/metrics'), got the string \"metrics\""],
+  ['metrics path with a query', { metrics: { path: '/metrics?x=1' } }, "startWebsocketServer(): options.metrics.path must be a URL path starting with '/' (default '/metrics'), got the string \"/metrics?x=1\""],
+  ['metrics path type', { metrics: { path: null } }, "startWebsocketServer(): options.metrics.path must be a URL path starting with '/' (default '/metrics'), got null"],
+  ['metrics path under the Engine.IO path', { metrics: { path: '/socket.io/metrics' } }, 'startWebsocketServer(): options.metrics.path must be a path outside options.path ("/socket.io"), got the string "/socket.io/metrics"'],
+  ['metrics path equal to the Engine.IO path', { path: '/ws/', metrics: { path: '/ws' } }, 'startWebsocketServer(): options.metrics.path must be a path outside options.path ("/ws"), got the string "/ws"'],
+  ['metrics option', { metrics: { path: '/metrics', authorize: () => true } }, 'startWebsocketServer(): options.metrics.authorize is not an option; metrics takes { path }'],
   [
     'duplicate categories',
     { channels: [new ServerChannel('chat'), new ServerChannel('chat')] },
@@ -119,4 +127,22 @@ test('a category the native side refuses rejects with MNW_INVALID_OPTION', async
     code: 'MNW_INVALID_OPTION',
     message: /^startWebsocketServer\(\): channel category .* is invalid: .*control characters/,
   });
+});
+
+test('metrics: the route path in attach mode stays in JS; standalone, the native side serves it', () => {
+  const httpServer = http.createServer();
+  const attached = normalizeOptions({ httpServer, metrics: true });
+  assert.equal(attached.metricsPath, '/metrics');
+  assert.equal(attached.nativeOptions.metricsPath, undefined);
+  const standalone = normalizeOptions({ port: 0, metrics: { path: '/internal/metrics' } });
+  assert.equal(standalone.metricsPath, '/internal/metrics');
+  assert.equal(standalone.nativeOptions.metricsPath, '/internal/metrics');
+  assert.equal(normalizeOptions({ port: 0, metrics: {} }).nativeOptions.metricsPath, '/metrics');
+  for (const metrics of [undefined, false]) {
+    const off = normalizeOptions({ port: 0, metrics });
+    assert.equal(off.metricsPath, null);
+    assert.equal(off.nativeOptions.metricsPath, undefined);
+  }
+  // With the Engine.IO path at the root, only '/' itself is taken.
+  assert.equal(normalizeOptions({ port: 0, path: '/', metrics: true }).metricsPath, '/metrics');
 });

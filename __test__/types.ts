@@ -7,8 +7,12 @@ import {
   startWebsocketServer,
   createWebsocketProvider,
   ackArgs,
+  LiveData,
   type AuthContext,
+  type LiveQueryContext,
+  type WebsocketProviderOptions,
   type WebsocketServer,
+  type WebsocketStats,
 } from 'modelence-native-ws';
 
 type ChatMessage = { text: string; author: string };
@@ -73,13 +77,62 @@ async function main(): Promise<void> {
   new ServerChannel<{ x: number }>('cursors', null, { onPublish: (_ctx, _id, data) => ({ x: Number(data) }) });
   // @ts-expect-error: onPublish must return the channel's payload type
   new ServerChannel<{ x: number }>('cursors2', null, { onPublish: () => ({ y: 1 }) });
+  const text: string = await server.metrics();
+  const stats: WebsocketStats = await server.stats();
+  const live: number = stats.connections.websocket + stats.connections.polling;
+  const denied: number | undefined = stats.categories.chat?.joins.denied;
+  const eventTimeouts: number = stats.hookTimeouts.on_event;
+  void [text, live, denied, eventTimeouts];
+  // @ts-expect-error: joins are counted by a fixed set of results
+  void stats.categories.chat?.joins.refused;
+  // @ts-expect-error: only the measured hooks have timeouts
+  void stats.hookTimeouts.live_query;
+  await startWebsocketServer({ port: 0, metrics: true });
+  await startWebsocketServer({ port: 0, metrics: { path: '/internal/metrics' } });
+  // @ts-expect-error: metrics is a boolean or { path }
+  await startWebsocketServer({ port: 0, metrics: '/metrics' });
   await server.close();
   // @ts-expect-error: authenticate must return an AuthContext
   await startWebsocketServer({ port: 0, authenticate: () => 42 });
 
-  const provider = createWebsocketProvider({ authenticate: () => ({ user: null, session: null, roles: [] }) });
+  const provider = createWebsocketProvider({ authenticate: () => ({ user: null, session: null, roles: [] }), metrics: true });
   await provider.init({ httpServer: http.createServer(), channels: [{ category: 'chat', canAccessChannel: null }] });
   provider.broadcast({ category: 'chat', id: 'r', data: { any: 'thing' } });
   await provider.close();
+
+  // Live queries: this package's Module with its LiveData, and a Modelence module (plain shape).
+  const todos = new Module('todo', {
+    queries: {
+      getAll: (args, context: LiveQueryContext) =>
+        new LiveData({
+          fetch: async () => [{ args, user: context.user, width: context.clientInfo.screenWidth }],
+          watch: ({ publish }) => {
+            const timer = setInterval(publish, 1000);
+            return () => clearInterval(timer);
+          },
+        }),
+      admins: { permissions: ['todo.admin'], handler: () => new LiveData({ fetch: () => 1, watch: () => {} }) },
+    },
+  });
+  const modelenceModule = { name: 'chat', channels: [], queries: { recent: () => null }, mutations: { send() {} }, stores: [] };
+  const providerOptions: WebsocketProviderOptions = {
+    modules: [todos, modelenceModule],
+    roles: { admin: { description: 'Admins', permissions: ['todo.admin'] } },
+    appRoot: process.cwd(),
+    liveQueries: true,
+    maxLiveQueriesPerSocket: 100,
+    mongodb: { uri: 'mongodb://localhost:27017/app?replicaSet=rs0' },
+  };
+  createWebsocketProvider(providerOptions);
+  createWebsocketProvider({ modules: [todos], modelence: false, authenticate: null });
+  await startWebsocketServer({ port: 0, modules: [todos, modelenceModule] });
+  // @ts-expect-error: modelence is false (skip the lookup) or left out
+  createWebsocketProvider({ modelence: true });
+  // @ts-expect-error: the provider's HTTP server comes from Modelence's init
+  createWebsocketProvider({ modules: [todos], port: 3000 });
+  // @ts-expect-error: a live query handler returns a LiveData
+  new Module('bad', { queries: { q: () => 42 } });
+  // @ts-expect-error: LiveData needs fetch and watch
+  new LiveData({ fetch: () => 1 });
 }
 void main;

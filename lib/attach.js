@@ -12,17 +12,23 @@ const { debug } = require('./log');
  * - Upgrades on a TLS server, on a server listening on a Unix socket path (the native side
  *   adopts TCP descriptors only) or on Windows, where no plain TCP descriptor exists: the
  *   bytes are bridged through JS (correct, slower).
+ * - `GET <metricsPath>` (when `metrics` is on): answered here with the Prometheus text.
  */
-function attach(httpServer, native, { path, maxHttpBufferSize }) {
+function attach(httpServer, native, { path, maxHttpBufferSize, metricsPath = null }) {
   const matches = (url) => {
     const pathname = (url || '').split('?', 1)[0];
     return pathname === path || pathname.startsWith(path === '/' ? '/' : `${path}/`);
   };
+  const isMetrics = (url) => metricsPath !== null && (url || '').split('?', 1)[0] === metricsPath;
 
   // Like engine.io's attach: the app's existing 'request' listeners only see other paths.
   const appListeners = httpServer.listeners('request').slice();
   httpServer.removeAllListeners('request');
   const onRequest = (req, res) => {
+    if (isMetrics(req.url)) {
+      serveMetrics(native, req, res);
+      return;
+    }
     if (matches(req.url)) {
       forwardRequest(native, req, res, maxHttpBufferSize);
       return;
@@ -120,6 +126,33 @@ function bridge(native, req, socket, head) {
   socket.on('close', end);
   socket.on('error', (error) => debug('bridged socket error: %s', error.message));
   socket.resume();
+}
+
+/** The Content-Type of the Prometheus text format, as the native standalone route sends it. */
+const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+/** Answers `GET`/`HEAD <metricsPath>` with the metrics; other methods get 405. */
+function serveMetrics(native, req, res) {
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' });
+    res.end('method not allowed');
+    return;
+  }
+  native.metrics().then(
+    (text) => {
+      if (res.destroyed) return;
+      const body = Buffer.from(text);
+      res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE, 'content-length': body.length, 'cache-control': 'no-store' });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    },
+    (error) => {
+      debug('metrics failed: %s', error.message);
+      if (!res.headersSent && !res.destroyed) {
+        res.writeHead(503, { 'content-type': 'text/plain' });
+        res.end('metrics unavailable');
+      }
+    },
+  );
 }
 
 function forwardRequest(native, req, res, maxHttpBufferSize) {

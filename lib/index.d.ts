@@ -2,6 +2,19 @@
 // only the internal native binding.
 import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
+import type { QueryDefinition, ModuleLike, RoleDefinitions } from './live-query-types';
+
+export { LiveData } from './live-query-types';
+export type {
+  LiveQueryPublish,
+  LiveQueryCleanup,
+  LiveQueryWatch,
+  LiveQueryContext,
+  LiveQueryHandler,
+  QueryDefinition,
+  ModuleLike,
+  RoleDefinitions,
+} from './live-query-types';
 
 /** What `authenticate` resolves to, kept for the life of the connection. */
 export type AuthContext = {
@@ -172,14 +185,16 @@ export interface SocketEventHandlers<Self> {
 }
 
 /**
- * A named group of channels, as in a Modelence module.
+ * A named group of channels and live queries, as in a Modelence module. Query `key` is served
+ * as `<name>.<key>`.
  * @example
- * const chatModule = new Module('chat', { channels: [chat] });
+ * const chatModule = new Module('chat', { channels: [chat], queries: { recent: () => new LiveData({ fetch, watch }) } });
  */
 export declare class Module {
-  constructor(name: string, opts?: { channels?: ServerChannel<any>[] });
+  constructor(name: string, opts?: { channels?: ServerChannel<any>[]; queries?: Record<string, QueryDefinition> });
   readonly name: string;
   readonly channels: readonly ServerChannel<any>[];
+  readonly queries: Readonly<Record<string, QueryDefinition>>;
 }
 
 /** A channel as Modelence passes it to a provider: a plain object. */
@@ -191,6 +206,18 @@ export type ChannelLike = {
 
 /** Options shared by `startWebsocketServer` and `createWebsocketProvider`. */
 export interface CommonOptions {
+  /**
+   * Share channels with other instances through MongoDB (a replica set): `uri`, then
+   * `dbName` (the URI's, else 'modelence'), `collection` ('_modelenceSocketio'), `ttlSeconds`
+   * (3600), `connectTimeoutMs` (10000).
+   */
+  mongodb?: { uri: string; dbName?: string; collection?: string; ttlSeconds?: number; connectTimeoutMs?: number };
+  /** Share channels through Redis pub/sub instead. */
+  redis?: { url: string; channel?: string; connectTimeoutMs?: number };
+  /** Role definitions (Modelence's `startApp({ roles })`) that a query's `permissions` are checked against. */
+  roles?: RoleDefinitions;
+  /** Live-query subscriptions one connection may hold; beyond it, `liveQueryError`. Default 1000. */
+  maxLiveQueriesPerSocket?: number;
   /** Turns the handshake's `auth.token` into an auth context. Default: everyone anonymous. */
   authenticate?: Authenticate | null;
   /** Allowed origins. Default `{ origin: '*' }`. */
@@ -247,7 +274,67 @@ export interface CommonOptions {
   heartbeatIntervalMs?: number;
   /** Milliseconds of silence after which another instance counts as gone. Default 10000. */
   heartbeatTimeoutMs?: number;
+  /**
+   * Serves the Prometheus metrics on the server's own port: `true` at `GET /metrics`,
+   * `{ path }` elsewhere (outside `path`). They reveal traffic: see the README's
+   * "Observability" on keeping them private. Default `false` (no route; `server.metrics()`
+   * still works).
+   * @example
+   * await startWebsocketServer({ httpServer, modules, metrics: { path: '/internal/metrics' } });
+   */
+  metrics?: boolean | MetricsOptions;
 }
+
+/** Where the metrics route is served. */
+export interface MetricsOptions {
+  /** The route's path, starting with '/'. Default `'/metrics'`. */
+  path?: string;
+}
+
+/** Outcomes of a `joinChannel`, the `result` label of `modelence_ws_joins_total`. */
+export type JoinResult = 'ok' | 'denied' | 'invalid' | 'timeout' | 'rate_limited' | 'error';
+
+/** App hooks measured by `modelence_ws_hook_duration_seconds`, the `hook` label. */
+export type MeasuredHook = 'authenticate' | 'access_check' | 'on_event' | 'on_publish' | 'presence';
+
+/** One channel category's figures in `WebsocketStats`. */
+export type CategoryStats = {
+  /** `joinChannel` requests by outcome. */
+  joins: Record<JoinResult, number>;
+  /** `leaveChannel` requests. */
+  leaves: number;
+  /** Broadcasts delivered on this instance. */
+  broadcasts: number;
+  /** Messages delivered to this instance's members (one per member per broadcast). */
+  deliveries: number;
+};
+
+/** The main figures of one server since it started, from `server.stats()`. */
+export type WebsocketStats = {
+  /** Sockets connected now, by transport. */
+  connections: { websocket: number; polling: number };
+  /** Sockets connected since start. */
+  connectionsTotal: number;
+  /** Channels with at least one member on this instance. */
+  channels: number;
+  /**
+   * By channel category: every registered one, and `unknown` for names whose category is not
+   * registered (or not valid). Never keyed by channel id.
+   */
+  categories: Record<string, CategoryStats>;
+  /** Bytes written to clients. */
+  bytesSent: number;
+  /** Bytes read from clients. */
+  bytesReceived: number;
+  /** Client events received (joins, leaves, publishes, app events). */
+  messagesReceived: number;
+  /** Clients cut off because their send queue was full. */
+  slowConsumerDisconnects: number;
+  /** Hook calls that did not settle in time, by hook. */
+  hookTimeouts: Record<MeasuredHook, number>;
+  /** Other instances heard from recently (through the adapter). */
+  clusterPeers: number;
+};
 
 /** Options of `startWebsocketServer`. Pass `httpServer` (attach mode) or `port` (standalone). */
 export interface WebsocketServerOptions extends CommonOptions {
@@ -257,8 +344,8 @@ export interface WebsocketServerOptions extends CommonOptions {
   port?: number;
   /** Host to listen on in standalone mode. Default `'0.0.0.0'`. */
   host?: string;
-  /** Modules whose channels are registered. */
-  modules?: Module[];
+  /** Modules whose channels are registered and whose `queries` are served as live queries. */
+  modules?: (Module | ModuleLike)[];
   /** Channels registered directly. */
   channels?: (ServerChannel<any> | ChannelLike)[];
 }
@@ -280,6 +367,24 @@ export declare class WebsocketServer implements SocketEventHandlers<WebsocketSer
    */
   broadcast(category: string, id: string, data: unknown): void;
   /**
+   * The metrics in the Prometheus text format (version 0.0.4), whether or not `metrics` is on:
+   * serve them yourself on an internal port or behind auth. Rejects with `MNW_SERVER_CLOSED`
+   * after `close()`.
+   * @example
+   * http.createServer(async (req, res) => {
+   *   res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+   *   res.end(await server.metrics());
+   * }).listen(9464, '127.0.0.1');
+   */
+  metrics(): Promise<string>;
+  /**
+   * The main figures as a plain object. Rejects with `MNW_SERVER_CLOSED` after `close()`.
+   * @example
+   * const { connections, categories } = await server.stats();
+   * console.log(connections.websocket, categories.chat?.deliveries);
+   */
+  stats(): Promise<WebsocketStats>;
+  /**
    * Stops accepting, disconnects every client, releases the port; the process can then exit.
    * Idempotent.
    * @example
@@ -299,15 +404,32 @@ export declare function startWebsocketServer(opts?: WebsocketServerOptions): Pro
 export interface WebsocketProvider extends SocketEventHandlers<void> {
   init(props: { httpServer: HttpServer | HttpsServer; channels: ChannelLike[] }): Promise<void>;
   broadcast<T>(props: { category: string; id: string; data: T }): void;
+  /** The running server's Prometheus metrics text (rejects before `init` finished). */
+  metrics(): Promise<string>;
+  /** The running server's main figures (rejects before `init` finished). */
+  stats(): Promise<WebsocketStats>;
   close(): Promise<void>;
 }
 
+/** Options of `createWebsocketProvider`: the server's (Modelence's `init` supplies the rest) and these. */
+export interface WebsocketProviderOptions extends CommonOptions {
+  /** The app's modules, the same array as `startApp({ modules })`: their `queries` are served as live queries. */
+  modules?: (Module | ModuleLike)[];
+  /** Where the app's `modelence/server` is resolved from. Default `process.cwd()`. */
+  appRoot?: string;
+  /** `false`: do not look up the app's Modelence (no zero-config `authenticate` or multi-instance). */
+  modelence?: false;
+  /** `false`: do not serve `subscribeLiveQuery`/`unsubscribeLiveQuery` (handle them with `onEvent`). Default true. */
+  liveQueries?: boolean;
+}
+
 /**
- * A drop-in provider for Modelence's `startApp({ websocket: { provider } })`.
+ * A drop-in provider for Modelence's `startApp({ websocket: { provider } })`. Without
+ * `authenticate`, `mongodb` or `redis`, it takes them from the app's Modelence at `init`.
  * @example
- * startApp({ modules, websocket: { provider: createWebsocketProvider({ authenticate }) } });
+ * startApp({ modules, websocket: { provider: createWebsocketProvider({ modules }) } });
  */
-export declare function createWebsocketProvider(opts?: CommonOptions): WebsocketProvider;
+export declare function createWebsocketProvider(opts?: WebsocketProviderOptions): WebsocketProvider;
 
 /** The `code` of every error this package throws. */
 export declare const errorCodes: Readonly<{

@@ -11,6 +11,7 @@ const { createWebsocketProvider } = require('./provider');
 const { createEmitter, Emitter } = require('./emitter');
 const { codes } = require('./errors');
 const { ackArgs } = require('./ack-args');
+const { LiveData } = require('./live-data');
 
 module.exports = {
   ServerChannel,
@@ -21,5 +22,6 @@ module.exports = {
   createEmitter,
   Emitter,
   ackArgs,
+  LiveData,
   errorCodes: codes,
 };

@@ -3,6 +3,7 @@
 const { codes, typeError, describe } = require('./errors');
 const { ServerChannel, validateCategory, validateAccessCheck } = require('./server-channel');
 const { Module } = require('./module');
+const { LiveQueryRegistry } = require('./live-query-registry');
 
 const where = 'startWebsocketServer()';
 
@@ -24,15 +25,61 @@ function isHttpServer(value) {
     typeof value.listeners === 'function' && typeof value.address === 'function';
 }
 
+function isRecord(value) {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/**
+ * Whether `value` is a module: this package's `Module`, or a Modelence `Module` (a named
+ * object with optional `channels` (array) and `queries`/`mutations` (objects)).
+ */
+function isModuleLike(value) {
+  if (value instanceof Module) return true;
+  return (
+    isRecord(value) &&
+    typeof value.name === 'string' &&
+    value.name.length > 0 &&
+    (value.channels === undefined || Array.isArray(value.channels)) &&
+    (value.queries === undefined || isRecord(value.queries)) &&
+    (value.mutations === undefined || isRecord(value.mutations))
+  );
+}
+
+/** `opts.modules`, validated: an array of modules (this package's or Modelence's). */
+function modulesOf(opts, where = 'startWebsocketServer()') {
+  const modules = opts.modules ?? [];
+  if (!Array.isArray(modules) || !modules.every(isModuleLike)) {
+    throw typeError(codes.INVALID_OPTION, `${where}: options.modules must be an array of Module, got ${describe(modules)}`);
+  }
+  return modules;
+}
+
+/**
+ * The live-query options: `{ registry, maxPerSocket }`. `roles` are the role definitions of
+ * Modelence's `startApp({ roles })` (`{ [role]: { permissions?: string[] } }`), against which a
+ * query's `permissions` are checked; `maxLiveQueriesPerSocket` bounds one connection's
+ * subscriptions (default 1000).
+ */
+function liveQueryOptions(opts, where = 'startWebsocketServer()') {
+  const { roles = {} } = opts;
+  const bad = (field, expected, value) =>
+    typeError(codes.INVALID_OPTION, `${where}: options.${field} must be ${expected}, got ${describe(value)}`);
+  if (!isRecord(roles) || !Object.values(roles).every((r) => isRecord(r) && (r.permissions === undefined || Array.isArray(r.permissions)))) {
+    throw bad('roles', 'an object like { admin: { permissions: [...] } } (the roles given to startApp)', roles);
+  }
+  const maxPerSocket = opts.maxLiveQueriesPerSocket;
+  if (maxPerSocket !== undefined && (!Number.isInteger(maxPerSocket) || maxPerSocket < 1 || maxPerSocket > 2 ** 31 - 1)) {
+    throw bad('maxLiveQueriesPerSocket', 'an integer from 1 to 2147483647', maxPerSocket);
+  }
+  return { registry: new LiveQueryRegistry(modulesOf(opts, where), roles, where), maxPerSocket };
+}
+
 /** Collects the channels of `modules` and `channels`, rejecting duplicate categories. */
 function collectChannels(opts) {
-  const modules = opts.modules ?? [];
-  if (!Array.isArray(modules) || !modules.every((m) => m instanceof Module)) {
-    throw fail('modules', 'an array of Module', modules);
-  }
+  const modules = modulesOf(opts);
   const direct = opts.channels ?? [];
   if (!Array.isArray(direct)) throw fail('channels', 'an array of ServerChannel', direct);
-  const all = [...modules.flatMap((m) => m.channels), ...direct];
+  const all = [...modules.flatMap((m) => m.channels ?? []), ...direct];
   const byCategory = new Map();
   for (const channel of all) {
     if (channel === null || typeof channel !== 'object') {
@@ -117,6 +164,36 @@ function adapterOptions(opts, where = 'startWebsocketServer()') {
   return null;
 }
 
+/** Where the metrics are served when `metrics: true` (or `{}`). */
+const DEFAULT_METRICS_PATH = '/metrics';
+
+/**
+ * `metrics`: `true` serves the Prometheus metrics at `/metrics`, `{ path }` elsewhere;
+ * `false` or absent serves no route (`server.metrics()` still works). Returns the path or null.
+ * The path must lie outside the Engine.IO `path` (whose requests belong to the socket server;
+ * with `path: '/'`, only `/` itself is refused).
+ */
+function metricsPathOf(opts, enginePath) {
+  const { metrics } = opts;
+  if (metrics === undefined || metrics === false) return null;
+  if (metrics !== true && !isRecord(metrics)) {
+    throw fail('metrics', "true, false or an object like { path: '/metrics' }", metrics);
+  }
+  const unknown = metrics === true ? undefined : Object.keys(metrics).find((key) => key !== 'path');
+  if (unknown !== undefined) {
+    throw typeError(codes.INVALID_OPTION, `${where}: options.metrics.${unknown} is not an option; metrics takes { path }`);
+  }
+  const path = metrics === true || metrics.path === undefined ? DEFAULT_METRICS_PATH : metrics.path;
+  if (typeof path !== 'string' || !path.startsWith('/') || /[?#\s]/.test(path)) {
+    throw fail('metrics.path', "a URL path starting with '/' (default '/metrics')", path);
+  }
+  const engineRequest = enginePath === '/' ? path === '/' : path === enginePath || path.startsWith(`${enginePath}/`);
+  if (engineRequest) {
+    throw fail('metrics.path', `a path outside options.path (${JSON.stringify(enginePath)})`, path);
+  }
+  return path;
+}
+
 /**
  * The limits that bound what one client (or a slow app) can make the server hold, in the
  * native options' camelCase names; `undefined` leaves the native default:
@@ -140,7 +217,7 @@ function hardeningLimits(opts) {
 
 /**
  * Validates the options of `startWebsocketServer` up front and returns the normalized form:
- * `{ httpServer, port, host, channels, authenticate, nativeOptions }`.
+ * `{ httpServer, port, host, channels, authenticate, adapter, liveQueries, metricsPath, nativeOptions }`.
  */
 function normalizeOptions(opts) {
   if (opts === null || typeof opts !== 'object') {
@@ -169,6 +246,7 @@ function normalizeOptions(opts) {
   }
   const channels = collectChannels(opts);
   const maxHttpBufferSize = optionalInteger(opts, 'maxHttpBufferSize', 1, 2 ** 32 - 1);
+  const metricsPath = metricsPathOf(opts, path.replace(/\/+$/, '') || '/');
   return {
     httpServer,
     port: port ?? 0,
@@ -177,8 +255,12 @@ function normalizeOptions(opts) {
     channels,
     authenticate: authenticate ?? null,
     adapter: adapterOptions(opts),
+    liveQueries: liveQueryOptions(opts),
     maxHttpBufferSize: maxHttpBufferSize ?? 1e6,
+    metricsPath,
     nativeOptions: {
+      // Attach mode: the app's server takes the metrics route (lib/attach.js); the native side never sees it.
+      metricsPath: httpServer === undefined ? metricsPath ?? undefined : undefined,
       path: path.replace(/\/+$/, '') || '/',
       corsOrigins: corsOrigins(opts.cors),
       channels: channels.map((c) => ({
@@ -206,4 +288,4 @@ function normalizeOptions(opts) {
   };
 }
 
-module.exports = { normalizeOptions, adapterOptions, ServerChannel };
+module.exports = { normalizeOptions, adapterOptions, liveQueryOptions, ServerChannel };

@@ -9,6 +9,7 @@ const { SocketEvents } = require('./socket-events');
 const { attach } = require('./attach');
 const { serialize, checkTarget } = require('./json');
 const { localMembers, presenceLookup, parseReplies } = require('./presence');
+const { serveLiveQueries } = require('./live-queries');
 
 /** Keeps Node's event loop alive while a standalone server listens (tokio threads do not). */
 const KEEP_ALIVE_MS = 2 ** 31 - 1;
@@ -137,6 +138,39 @@ class WebsocketServer {
   }
 
   /**
+   * The server's metrics in the Prometheus text format (version 0.0.4): what `metrics: true`
+   * serves at `/metrics`, for an app that serves it itself (on an internal port, behind auth).
+   * Works whether or not `metrics` is on; rejects with `MNW_SERVER_CLOSED` after `close()`.
+   * @example
+   * // Only on the loopback interface, for a Prometheus agent on the same host:
+   * http.createServer(async (req, res) => {
+   *   res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+   *   res.end(await server.metrics());
+   * }).listen(9464, '127.0.0.1');
+   */
+  async metrics() {
+    this.#checkOpen('metrics');
+    return this.#native.metrics();
+  }
+
+  /**
+   * The main figures as a plain object (`WebsocketStats`): connections by transport, channels,
+   * per-category joins/broadcasts/deliveries, bytes, slow-consumer cuts, hook timeouts, peers.
+   * @example
+   * const { connections, categories } = await server.stats();
+   * console.log(connections.websocket, categories.chat?.deliveries);
+   */
+  async stats() {
+    this.#checkOpen('stats');
+    return JSON.parse(await this.#native.stats());
+  }
+
+  /** Rejects reading figures once `close()` was called: the engines they come from are gone. */
+  #checkOpen(method) {
+    if (this.#closing) throw runtimeError(codes.SERVER_CLOSED, `${method}: this websocket server is closed`);
+  }
+
+  /**
    * Stops accepting connections, disconnects every client, releases the port (standalone)
    * or the app server's listeners (attach mode), and lets the process exit. Idempotent.
    */
@@ -177,7 +211,8 @@ function createNative(options, contexts, events, answerPresence) {
 }
 
 /**
- * Starts the native websocket server, attached to `httpServer` or listening on `port`.
+ * Starts the native websocket server, attached to `httpServer` or listening on `port`, with
+ * the channels of `modules` and `channels`, and the live queries of `modules`' `queries`.
  * Rejects with a TypeError for invalid options (nothing is started then).
  */
 async function startWebsocketServer(opts = {}) {
@@ -200,7 +235,7 @@ async function startWebsocketServer(opts = {}) {
   const common = { native, events, contexts, channels: options.channels };
   if (options.httpServer) {
     const detach = attach(options.httpServer, native, options);
-    return new WebsocketServer({ ...common, httpServer: options.httpServer, detach });
+    return withLiveQueries(new WebsocketServer({ ...common, httpServer: options.httpServer, detach }), options);
   }
   let port;
   try {
@@ -209,7 +244,14 @@ async function startWebsocketServer(opts = {}) {
     await native.close();
     throw runtimeError(codes.START_FAILED, `startWebsocketServer(): ${cause.message}`, cause);
   }
-  return new WebsocketServer({ ...common, port });
+  return withLiveQueries(new WebsocketServer({ ...common, port }), options);
+}
+
+/** Serves the live queries of `options.modules` on `server`, when they define any. */
+function withLiveQueries(server, options) {
+  const { registry, maxPerSocket } = options.liveQueries;
+  if (registry.size > 0) serveLiveQueries(server, { registry, authenticate: options.authenticate, maxPerSocket });
+  return server;
 }
 
 module.exports = { startWebsocketServer, WebsocketServer };

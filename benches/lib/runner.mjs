@@ -20,6 +20,14 @@ export const SERVERS = {
     script: 'benches/servers/product.mjs',
     env: { BENCH_PRODUCT_MODE: 'standalone' },
   },
+  // Metrics overhead (--servers product,metrics): the product with `metrics: true`, scraped
+  // once a second for the whole run, as Prometheus would.
+  metrics: {
+    label: 'modelence-native-ws + metrics scraped 1/s',
+    short: 'Aᵐ',
+    script: 'benches/servers/product.mjs',
+    env: { BENCH_PRODUCT_METRICS: '1' },
+  },
 };
 
 const CLK_TCK = (() => {

@@ -13,9 +13,13 @@ const httpServer = createApp(benchRoutes((category, id, data) => channels[catego
 // BENCH_PRODUCT_MODE=standalone (diagnostic): the native server listens on its own port and
 // the app (with the /bench routes) on another, so no JS runs on the connection path.
 const standalone = process.env.BENCH_PRODUCT_MODE === 'standalone';
+// BENCH_PRODUCT_METRICS=1: the metrics route on, and the metrics read once a second.
+const metrics = process.env.BENCH_PRODUCT_METRICS === '1';
 const server = await startWebsocketServer({
   ...(standalone ? { port: 0, host: process.env.BENCH_HOST || '127.0.0.1' } : { httpServer }),
   modules: [new Module('bench', { channels: [benchChannel] })],
   authenticate,
+  ...(metrics ? { metrics: true } : {}),
 });
+if (metrics) setInterval(() => server.metrics().catch(() => {}), 1000).unref();
 listen(httpServer, standalone ? 'standalone' : 'product', () => (standalone ? server.port : null));

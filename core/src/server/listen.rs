@@ -97,7 +97,8 @@ impl Server {
     fn route(&self, stream: TcpStream, head: Bytes) {
         if self.is_metrics_request(&head) {
             let server = self.metrics_server();
-            self.spawn(async move { server.answer_metrics(stream).await });
+            let head_only = head.starts_with(b"HEAD ");
+            self.spawn(async move { server.answer_metrics(stream, head_only).await });
             return;
         }
         if let Some(native) = &self.native {

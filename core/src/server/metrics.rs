@@ -29,15 +29,16 @@ impl MetricsSource {
         Snapshot { channels: rooms.len(), cluster_peers: self.presence.live_peers().len() }
     }
 
-    /// Answers one HTTP request with the metrics, then closes the connection.
-    pub(super) async fn answer_metrics(self, mut stream: TcpStream) {
+    /// Answers one HTTP request with the metrics (`head_only`: the head of that answer),
+    /// then closes the connection.
+    pub(super) async fn answer_metrics(self, mut stream: TcpStream, head_only: bool) {
         let body = self.metrics.render(self.snapshot().await);
         let head = format!(
             "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n\
              Content-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
             body.len()
         );
-        if stream.write_all(head.as_bytes()).await.is_ok() {
+        if stream.write_all(head.as_bytes()).await.is_ok() && !head_only {
             let _ = stream.write_all(body.as_bytes()).await;
         }
         let _ = stream.shutdown().await;
@@ -53,12 +54,15 @@ impl Server {
         }
     }
 
-    /// Whether a standalone request head asks for the metrics (`GET <metrics path>`).
+    /// Whether a standalone request head asks for the metrics (`GET`/`HEAD <metrics path>`;
+    /// only a connection's first request is routed here).
     pub(super) fn is_metrics_request(&self, head: &[u8]) -> bool {
         let Some(path) = &self.config().metrics_path else { return false };
         let line = head.split(|&b| b == b'\r').next().unwrap_or_default();
         let mut parts = line.split(|&b| b == b' ');
-        let (Some(b"GET"), Some(target)) = (parts.next(), parts.next()) else { return false };
+        let (Some(b"GET" | b"HEAD"), Some(target)) = (parts.next(), parts.next()) else {
+            return false;
+        };
         let target = target.split(|&b| b == b'?').next().unwrap_or_default();
         target == path.as_bytes()
     }

@@ -46,6 +46,8 @@ const HTTP_READ_BUFFER: usize = 8192;
 /// The socketioxide engine of one server.
 pub struct SioEngine {
     io: SocketIo,
+    /// Set once closing starts: socketioxide's namespace is gone then (queries would panic).
+    closing: std::sync::atomic::AtomicBool,
     entry: HttpEntry,
     connections: Mutex<Vec<Weak<KillSwitch>>>,
     metrics: Arc<Metrics>,
@@ -82,7 +84,8 @@ impl SioEngine {
         io.ns("/", connected.with(middleware));
         let entry = HttpEntry::new(service, config.cors.clone(), config.ping_interval);
         let metrics = shared.metrics.clone();
-        Self { io, entry, connections: Mutex::new(Vec::new()), metrics }
+        let closing = std::sync::atomic::AtomicBool::new(false);
+        Self { io, closing, entry, connections: Mutex::new(Vec::new()), metrics }
     }
 
     /// Serves HTTP/1 (with upgrades) on any byte stream, after replaying `prefix`, as a task
@@ -130,8 +133,12 @@ impl SioEngine {
         connections.push(Arc::downgrade(kill));
     }
 
-    /// Answers one HTTP request (attach mode: long-polling, handshake) that Node received.
+    /// Answers one HTTP request (attach mode: long-polling, handshake) that Node received;
+    /// its bytes both ways are counted.
     pub async fn answer(&self, req: ::http::Request<Full<Bytes>>) -> ::http::Response<Bytes> {
+        if let Some(size) = hyper::body::Body::size_hint(req.body()).exact() {
+            self.metrics.received(usize::try_from(size).unwrap_or(usize::MAX));
+        }
         let res = match hyper::service::Service::call(&self.entry, req).await {
             Ok(res) => res,
             Err(never) => match never {},
@@ -141,6 +148,7 @@ impl SioEngine {
             Ok(collected) => collected.to_bytes(),
             Err(never) => match never {},
         };
+        self.metrics.sent(body.len());
         ::http::Response::from_parts(parts, body)
     }
 }
@@ -174,6 +182,9 @@ impl Engine for SioEngine {
     }
 
     fn room_names(&self) -> EngineFuture<Vec<String>> {
+        if self.closing.load(std::sync::atomic::Ordering::Acquire) {
+            return Box::pin(async { Vec::new() });
+        }
         let io = self.io.clone();
         Box::pin(async move {
             let rooms = io.rooms().await.unwrap_or_default();
@@ -182,6 +193,7 @@ impl Engine for SioEngine {
     }
 
     fn begin_close_all(&self) -> EngineFuture {
+        self.closing.store(true, std::sync::atomic::Ordering::Release);
         let io = self.io.clone();
         Box::pin(async move { io.close().await })
     }
