@@ -208,6 +208,11 @@ export interface NativeServerOptions {
   /** Joins per second one socket may make (bursts of twice that), default 100. */
   maxJoinsPerSecond?: number
   /**
+   * Connection state recovery's window in milliseconds (how long after an involuntary
+   * disconnect a session can be recovered); absent: recovery off.
+   */
+  recoveryWindowMs?: number
+  /**
    * Path where a standalone server answers `GET` with its Prometheus metrics; absent: no
    * route (metrics are read with `metrics()`).
    */

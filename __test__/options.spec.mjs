@@ -30,6 +30,9 @@ const cases = [
   ['in-flight events zero', { maxInflightEventsPerSocket: 0 }, 'startWebsocketServer(): options.maxInflightEventsPerSocket must be an integer from 1 to 65535, got number 0'],
   ['pending hook calls', { maxPendingHookCalls: 1.5 }, 'startWebsocketServer(): options.maxPendingHookCalls must be an integer from 1 to 1000000, got number 1.5'],
   ['pending hook calls over 1e6', { maxPendingHookCalls: 1e6 + 1 }, 'startWebsocketServer(): options.maxPendingHookCalls must be an integer from 1 to 1000000, got number 1000001'],
+  ['recovery as a string', { connectionStateRecovery: 'on' }, 'startWebsocketServer(): options.connectionStateRecovery must be a boolean or an object like { maxDisconnectionDuration: 120000 }, got the string "on"'],
+  ['recovery window of 0', { connectionStateRecovery: { maxDisconnectionDuration: 0 } }, 'startWebsocketServer(): options.connectionStateRecovery.maxDisconnectionDuration must be an integer from 1 to 2147483647 (ms), got number 0'],
+  ['an unknown recovery key', { connectionStateRecovery: { skipMiddlewares: true } }, 'startWebsocketServer(): options.connectionStateRecovery.skipMiddlewares is not an option; use maxDisconnectionDuration (ms)'],
   ['metrics', { metrics: 'yes' }, "startWebsocketServer(): options.metrics must be true, false or an object like { path: '/metrics' }, got the string \"yes\""],
   ['metrics null', { metrics: null }, "startWebsocketServer(): options.metrics must be true, false or an object like { path: '/metrics' }, got null"],
   ['metrics path', { metrics: { path: 'metrics' } }, "startWebsocketServer(): options.metrics.path must be a URL path starting with '/' (default '/metrics'), got the string \"metrics\""],
@@ -105,6 +108,15 @@ test('the hardening limits reach the native options; unset ones keep the native 
   assert.deepEqual(Object.fromEntries(Object.keys(limits).map((key) => [key, nativeOptions[key]])), limits);
   const defaults = normalizeOptions({ port: 0 }).nativeOptions;
   for (const key of Object.keys(limits)) assert.equal(defaults[key], undefined, key);
+});
+
+test('connectionStateRecovery: off by default, true is two minutes, an object sets the window', () => {
+  const windowOf = (value) => normalizeOptions({ port: 0, connectionStateRecovery: value }).nativeOptions.recoveryWindowMs;
+  assert.equal(normalizeOptions({ port: 0 }).nativeOptions.recoveryWindowMs, undefined);
+  assert.equal(windowOf(false), undefined);
+  assert.equal(windowOf(true), 120000);
+  assert.equal(windowOf({}), 120000);
+  assert.equal(windowOf({ maxDisconnectionDuration: 5000 }), 5000);
 });
 
 test('a server starts with every hardening limit set', async (t) => {

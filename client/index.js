@@ -188,7 +188,10 @@ export function startWebsockets(opts) {
   const socket = url === undefined ? io(socketOptions) : io(url, socketOptions);
   const client = { socket, channels: new Map() };
   for (const channel of channels) register(client, channel);
-  socket.on('connect', () => joinAll(client));
+  // A recovered reconnect (connection state recovery) has its channels back from the server.
+  socket.on('connect', () => {
+    if (!socket.recovered) joinAll(client);
+  });
   socket.on(JOIN_ERROR, (payload) => onJoinError(client, payload));
   current = client;
   return socket;

@@ -255,6 +255,8 @@ export interface CommonOptions {
   maxInflightEventsPerSocket?: number;
   /** JS hook calls in flight across the server (1 to 1e6); beyond it, callers wait. Default 1024. */
   maxPendingHookCalls?: number;
+  /** Connection state recovery of native websocket sessions: `true` or `{ maxDisconnectionDuration }` (ms, default 120000). Default off. */
+  connectionStateRecovery?: boolean | { maxDisconnectionDuration?: number };
   /**
    * Initial websocket read buffer per connection, in bytes (64 to 16 MiB); it grows for larger
    * messages. Smaller saves memory per idle socket, larger reads big uploads in fewer calls. Default 1024.

@@ -216,6 +216,33 @@ function hardeningLimits(opts) {
 }
 
 /**
+ * `connectionStateRecovery`: `false`/absent (off), `true` (on, 2 minutes), or
+ * `{ maxDisconnectionDuration }` in ms. Returns the native `recoveryWindowMs` (absent: off).
+ */
+function recoveryWindowOf(opts) {
+  const value = opts.connectionStateRecovery;
+  if (value === undefined || value === false) return undefined;
+  if (value === true) return 120_000;
+  if (value === null || typeof value !== 'object') {
+    throw fail('connectionStateRecovery', 'a boolean or an object like { maxDisconnectionDuration: 120000 }', value);
+  }
+  const known = ['maxDisconnectionDuration'];
+  const unknown = Object.keys(value).find((key) => !known.includes(key));
+  if (unknown !== undefined) {
+    throw typeError(
+      codes.INVALID_OPTION,
+      `${where}: options.connectionStateRecovery.${unknown} is not an option; use maxDisconnectionDuration (ms)`,
+    );
+  }
+  const window = value.maxDisconnectionDuration;
+  if (window === undefined) return 120_000;
+  if (!Number.isInteger(window) || window < 1 || window > 2 ** 31 - 1) {
+    throw fail('connectionStateRecovery.maxDisconnectionDuration', 'an integer from 1 to 2147483647 (ms)', window);
+  }
+  return window;
+}
+
+/**
  * Validates the options of `startWebsocketServer` up front and returns the normalized form:
  * `{ httpServer, port, host, channels, authenticate, adapter, liveQueries, metricsPath, nativeOptions }`.
  */
@@ -283,6 +310,7 @@ function normalizeOptions(opts) {
       presenceTimeoutMs: optionalInteger(opts, 'presenceTimeoutMs', 1, 2 ** 31 - 1),
       heartbeatIntervalMs: optionalInteger(opts, 'heartbeatIntervalMs', 1, 2 ** 31 - 1),
       heartbeatTimeoutMs: optionalInteger(opts, 'heartbeatTimeoutMs', 1, 2 ** 31 - 1),
+      recoveryWindowMs: recoveryWindowOf(opts),
       ...hardeningLimits(opts),
     },
   };

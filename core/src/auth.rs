@@ -17,6 +17,42 @@ pub fn token_from_auth(auth: &Value, max_len: usize) -> Result<Option<String>, A
     }
 }
 
+/// Longest private id or offset a recovering client may send.
+const MAX_RECOVERY_FIELD: usize = 64;
+
+/// What a reconnecting client sends to recover (`auth.pid`, `auth.offset`), when it sends
+/// short strings.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RecoveryRequest {
+    /// The private id of the session to recover.
+    pub pid: Option<String>,
+    /// The offset of the last event it received.
+    pub offset: Option<String>,
+}
+
+/// Reads `auth.pid` and `auth.offset` from the CONNECT payload text without building a tree.
+pub fn recovery_from_auth_text(auth: &str) -> RecoveryRequest {
+    #[derive(serde::Deserialize)]
+    struct Fields<'a> {
+        #[serde(borrow, default)]
+        pid: Option<&'a RawValue>,
+        #[serde(borrow, default)]
+        offset: Option<&'a RawValue>,
+    }
+    let short_string = |raw: Option<&RawValue>| {
+        let text = raw?.get();
+        (text.starts_with('"') && text.len() <= MAX_RECOVERY_FIELD + 2)
+            .then(|| serde_json::from_str::<String>(text).ok())
+            .flatten()
+    };
+    match serde_json::from_str::<Fields<'_>>(auth) {
+        Ok(fields) => {
+            RecoveryRequest { pid: short_string(fields.pid), offset: short_string(fields.offset) }
+        }
+        Err(_) => RecoveryRequest::default(),
+    }
+}
+
 /// Extracts `auth.token` from the CONNECT payload text (a JSON object, or empty) without
 /// building a tree of the rest; like [`token_from_auth`].
 pub fn token_from_auth_text(auth: &str, max_len: usize) -> Result<Option<String>, AuthError> {

@@ -22,6 +22,8 @@ pub struct Broadcast {
     /// The payload, JSON text produced once by the caller and never re-parsed into a tree;
     /// shared with the adapter, never copied.
     pub data: Arc<RawValue>,
+    /// Its recovery offset, given at delivery when recovery is on.
+    pub offset: Option<u64>,
 }
 
 /// The producer side of the local broadcast queue.
@@ -78,7 +80,7 @@ impl Broadcaster {
     /// queue.
     pub fn send(&self, channel: ChannelName, data: Arc<RawValue>) -> Result<(), BroadcastError> {
         self.share(&channel, &data);
-        self.queue.push(Broadcast { channel, data })
+        self.queue.push(Broadcast { channel, data, offset: None })
     }
 
     /// Sends from async code on the runtime (a client's publish).
@@ -88,7 +90,7 @@ impl Broadcaster {
         data: Arc<RawValue>,
     ) -> Result<(), BroadcastError> {
         self.share(&channel, &data);
-        self.queue.push_async(Broadcast { channel, data }).await
+        self.queue.push_async(Broadcast { channel, data, offset: None }).await
     }
 
     /// Delivers another instance's broadcast to this instance's members. `false` once
@@ -97,6 +99,7 @@ impl Broadcaster {
         let Ok(channel) = ChannelName::parse(&message.channel, max_channel_len) else {
             return true;
         };
-        self.queue.push_async(Broadcast { channel, data: message.data }).await.is_ok()
+        let broadcast = Broadcast { channel, data: message.data, offset: None };
+        self.queue.push_async(broadcast).await.is_ok()
     }
 }

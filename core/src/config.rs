@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::protocol::DEFAULT_PATH;
+use crate::{protocol::DEFAULT_PATH, recovery::RecoveryConfig};
 
 /// Which origins may talk to the server over HTTP (long-polling, preflight) and WebSocket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,6 +141,8 @@ pub struct Config {
     /// Broadcasts that may wait for the delivery task; when full, `broadcast` waits for room
     /// (backpressure on the caller) rather than dropping. Default 65,536.
     pub broadcast_queue_capacity: usize,
+    /// Connection state recovery (native websocket sessions); `None`: off. Default `None`.
+    pub recovery: Option<RecoveryConfig>,
     /// Where the server answers `GET` with its Prometheus metrics (standalone mode; attach
     /// mode serves them from JS). Default `None`: metrics are only read through the API.
     pub metrics_path: Option<String>,
@@ -177,6 +179,7 @@ impl Default for Config {
             max_pending_joins_per_socket: 32,
             max_joins_per_second: 100,
             broadcast_queue_capacity: 65_536,
+            recovery: None,
             metrics_path: None,
             close_grace: Duration::from_secs(2),
             presence: PresenceTiming::default(),

@@ -9,7 +9,10 @@ use std::{
 use tokio::sync::{mpsc, Mutex};
 use tokio_util::sync::CancellationToken;
 
-use crate::{broadcast::Broadcast, engine::Engine, metrics::Metrics, supervise::supervised};
+use crate::{
+    broadcast::Broadcast, engine::Engine, metrics::Metrics, recovery::Recovery,
+    supervise::supervised,
+};
 
 /// Most broadcasts delivered as one batch: each native member gets the batch's frames for it
 /// together (`writev`) instead of one `write` each. Engines may split a batch further.
@@ -21,14 +24,18 @@ pub async fn run(
     queue: mpsc::Receiver<Broadcast>,
     engines: Vec<Arc<dyn Engine>>,
     metrics: Arc<Metrics>,
+    recovery: Option<Arc<Recovery>>,
     shutdown: CancellationToken,
 ) {
     let queue = Arc::new(Mutex::new(queue));
     let engines = Arc::new(engines);
     supervised("delivery", &shutdown.clone(), move || {
         let (queue, engines, shutdown) = (queue.clone(), engines.clone(), shutdown.clone());
-        let metrics = metrics.clone();
-        async move { drain(&mut *queue.lock().await, &engines, &metrics, &shutdown).await }
+        let (metrics, recovery) = (metrics.clone(), recovery.clone());
+        async move {
+            let mut queue = queue.lock().await;
+            drain(&mut queue, &engines, &metrics, recovery.as_deref(), &shutdown).await
+        }
     })
     .await;
 }
@@ -37,6 +44,7 @@ async fn drain(
     queue: &mut mpsc::Receiver<Broadcast>,
     engines: &[Arc<dyn Engine>],
     metrics: &Metrics,
+    recovery: Option<&Recovery>,
     shutdown: &CancellationToken,
 ) {
     let mut batch = Vec::new();
@@ -51,8 +59,12 @@ async fn drain(
                         let Ok(next) = queue.try_recv() else { break };
                         batch.push(next);
                     }
-                    for broadcast in &batch {
+                    for broadcast in &mut batch {
                         metrics.broadcast(broadcast.channel.category());
+                        if let Some(recovery) = recovery {
+                            let offset = recovery.history.record(broadcast.channel.as_str(), &broadcast.data);
+                            broadcast.offset = Some(offset);
+                        }
                     }
                     deliver(engines, &batch);
                     batch.clear();

@@ -32,6 +32,7 @@ pub mod policy;
 pub mod presence;
 pub mod protocol;
 pub mod publish;
+pub mod recovery;
 pub mod server;
 pub mod shared;
 pub mod sio;

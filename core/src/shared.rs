@@ -15,6 +15,7 @@ use crate::{
     config::{ChannelSpec, Config},
     metrics::{Metrics, Transport},
     policy::Policy,
+    recovery::Recovery,
     socket_state::SocketState,
 };
 
@@ -34,6 +35,8 @@ pub struct Shared {
     pub broadcaster: Arc<Broadcaster>,
     /// The server's counters.
     pub metrics: Arc<Metrics>,
+    /// Connection state recovery, when on.
+    pub recovery: Option<Arc<Recovery>>,
 }
 
 impl Shared {
@@ -45,6 +48,7 @@ impl Shared {
         metrics: Arc<Metrics>,
     ) -> Self {
         let categories = config.channels.iter().map(|c| (c.category.clone(), c.clone())).collect();
+        let config_recovery = config.recovery.map(|r| Arc::new(Recovery::new(r)));
         Self {
             config,
             categories,
@@ -53,6 +57,7 @@ impl Shared {
             event_names: RwLock::new(HashSet::new()),
             broadcaster,
             metrics,
+            recovery: config_recovery,
         }
     }
 

@@ -10,6 +10,7 @@ use crate::{
     core::{
         channel::validate_category,
         config::{ChannelSpec, Config, CorsPolicy, PresenceTiming, Transports},
+        recovery::RecoveryConfig,
     },
 };
 
@@ -67,6 +68,9 @@ pub struct JsServerOptions {
     pub max_pending_joins_per_socket: Option<u32>,
     /// Joins per second one socket may make (bursts of twice that), default 100.
     pub max_joins_per_second: Option<u32>,
+    /// Connection state recovery's window in milliseconds (how long after an involuntary
+    /// disconnect a session can be recovered); absent: recovery off.
+    pub recovery_window_ms: Option<u32>,
     /// Path where a standalone server answers `GET` with its Prometheus metrics; absent: no
     /// route (metrics are read with `metrics()`).
     pub metrics_path: Option<String>,
@@ -146,7 +150,12 @@ impl TryFrom<JsServerOptions> for Config {
                 )));
             }
         }
+        let recovery = options.recovery_window_ms.map(|ms| RecoveryConfig {
+            max_disconnection: Duration::from_millis(ms.into()),
+            ..RecoveryConfig::default()
+        });
         Ok(Config {
+            recovery,
             metrics_path: options.metrics_path,
             transports,
             path: path.trim_end_matches('/').to_owned(),

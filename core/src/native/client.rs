@@ -35,6 +35,8 @@ pub struct NativeClient {
     id: Box<str>,
     registry: Arc<Registry>,
     metrics: Arc<Metrics>,
+    /// Whether events carry a recovery offset as their last argument.
+    offsets: bool,
 }
 
 /// Sends `frames` on `socket`, counting the bytes.
@@ -49,9 +51,15 @@ fn send(
 }
 
 impl NativeClient {
-    /// The handle of `socket`, whose rooms live in `registry`, counted in `metrics`.
-    pub fn new(socket: &Arc<NativeSocket>, registry: Arc<Registry>, metrics: Arc<Metrics>) -> Self {
-        Self { socket: Arc::downgrade(socket), id: socket.id.clone(), registry, metrics }
+    /// The handle of `socket`, whose rooms live in `registry`, counted in `metrics`; with
+    /// `offsets`, every event without an ack carries the socket's recovery position.
+    pub fn new(
+        socket: &Arc<NativeSocket>,
+        registry: Arc<Registry>,
+        metrics: Arc<Metrics>,
+        offsets: bool,
+    ) -> Self {
+        Self { socket: Arc::downgrade(socket), id: socket.id().into(), registry, metrics, offsets }
     }
 
     fn socket(&self) -> Result<Arc<NativeSocket>, Undelivered> {
@@ -73,7 +81,13 @@ impl EngineSocket for NativeClient {
     }
 
     fn send_event(&self, event: &str, args: &Payload) -> Result<(), Undelivered> {
-        send(&*self.socket()?, &packet::event(event, args, None), &self.metrics)
+        let socket = self.socket()?;
+        if self.offsets {
+            // A recovering client takes an event's last string argument as its position.
+            let args = packet::with_offset(args, socket.position());
+            return send(&socket, &packet::event(event, &args, None), &self.metrics);
+        }
+        send(&socket, &packet::event(event, args, None), &self.metrics)
     }
 
     fn send_event_with_ack(

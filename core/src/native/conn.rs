@@ -17,16 +17,20 @@ use tokio::{
 };
 
 use crate::{
+    auth::RecoveryRequest,
     client::{cut_off_slow, AckReply, Client},
     dispatch::{self, Dispatched},
+    errors::AuthError,
     metrics::Transport,
     native::{
         client::{NativeAck, NativeClient},
         frame, packet,
         protocol::{Protocol, Step},
+        random_id, restore,
         socket::{CloseReason, NativeSocket},
         NativeEngine,
     },
+    recovery::Saved,
 };
 
 /// Bytes read per `read` syscall, into a buffer shared by all connections of a thread, so an
@@ -43,8 +47,11 @@ thread_local! {
 struct Connection {
     engine: Arc<NativeEngine>,
     socket: Arc<NativeSocket>,
-    client: Client,
+    /// The socket as the flows see it, once it has an id (at its first CONNECT).
+    client: Option<Client>,
     protocol: Protocol,
+    /// The private id of a recoverable session (recovery on, connected).
+    pid: Option<String>,
     /// The connection's flows (joins, publishes, app events); detached when it ends.
     flows: JoinSet<()>,
     /// Whether the client sent a CONNECT (so the app may hold state for it).
@@ -75,16 +82,14 @@ pub async fn serve(
         config.max_payload,
     ));
     socket.send_final(&Bytes::from(hello));
-    let metrics = engine.shared.metrics.clone();
-    let client =
-        Client::new(Arc::new(NativeClient::new(&socket, engine.registry.clone(), metrics)));
     let mut conn = Connection {
         protocol: Protocol::new(config, Instant::now()),
         flows: JoinSet::new(),
         tried_to_connect: false,
+        pid: None,
         engine,
         socket,
-        client,
+        client: None,
     };
     conn.engine.registry.insert(conn.socket.clone());
     if !early.is_empty() {
@@ -101,7 +106,18 @@ impl Connection {
     /// Whether the next decoded message may be taken now: not while the app still has as
     /// many of this socket's events as allowed.
     fn may_dispatch(&self) -> bool {
-        dispatch::has_event_room(&self.engine.shared, &self.client)
+        self.client.as_ref().is_none_or(|c| dispatch::has_event_room(&self.engine.shared, c))
+    }
+
+    fn native_client(&self) -> NativeClient {
+        let shared = &self.engine.shared;
+        let offsets = shared.recovery.is_some();
+        NativeClient::new(
+            &self.socket,
+            self.engine.registry.clone(),
+            shared.metrics.clone(),
+            offsets,
+        )
     }
 
     async fn run(&mut self) {
@@ -178,12 +194,7 @@ impl Connection {
                 if self.socket.send_all(&frames).is_ok() {
                     shared.metrics.sent(frames.iter().map(|f| f.len()).sum());
                 } else {
-                    let registry = self.engine.registry.clone();
-                    cut_off_slow(&NativeClient::new(
-                        &self.socket,
-                        registry,
-                        shared.metrics.clone(),
-                    ));
+                    cut_off_slow(&self.native_client());
                 }
             }
             Step::Close(reason) => {
@@ -195,16 +206,21 @@ impl Connection {
                 dispatch::disconnected(&self.engine.shared, self.socket.id(), reason);
                 self.engine.registry.leave_all(&self.socket);
                 self.socket.leave_namespace();
+                if let (Some(recovery), Some(pid)) = (&self.engine.shared.recovery, self.pid.take())
+                {
+                    recovery.sessions.detach(&pid);
+                }
             }
-            Step::Connect(token) => self.connect(token).await,
+            Step::Connect(token, recovery) => self.connect(token, recovery).await,
             Step::Ack { id, args } => self.socket.resolve_ack(id, args),
             Step::Event { name, args, ack } => {
+                let Some(client) = self.client.clone() else { return };
                 let metrics = &self.engine.shared.metrics;
                 let sink = ack.map(|id| {
                     Box::new(NativeAck::new(&self.socket, id, metrics.clone())) as Box<_>
                 });
-                let reply = AckReply::new(self.client.clone(), sink);
-                match dispatch::event(&self.engine.shared, &self.client, &name, args, reply) {
+                let reply = AckReply::new(client.clone(), sink);
+                match dispatch::event(&self.engine.shared, &client, &name, args, reply) {
                     Dispatched::Done => {}
                     Dispatched::Run(flow) => {
                         self.flows.spawn(flow);
@@ -218,26 +234,71 @@ impl Connection {
         }
     }
 
-    /// The namespace CONNECT: authenticates (through the policy), then acknowledges.
-    async fn connect(&mut self, token: Result<Option<String>, crate::errors::AuthError>) {
+    /// The namespace CONNECT: takes the session it names back (recovery on), authenticates
+    /// (through the policy), restores or acknowledges.
+    async fn connect(
+        &mut self,
+        token: Result<Option<String>, AuthError>,
+        request: RecoveryRequest,
+    ) {
         let shared = self.engine.shared.clone();
-        let sid = self.socket.id().to_owned();
         self.tried_to_connect = true;
-        match dispatch::connect(&shared, &sid, Transport::Websocket, token).await {
-            Ok(state) => {
-                self.socket.set_connected(state);
-                let ack = self.protocol.accepted(&sid);
-                if self.socket.send(&ack).is_err() {
-                    self.socket.begin_close(CloseReason::TransportError);
-                    return;
-                }
-                dispatch::connected(&shared, &sid);
-            }
+        let saved = match (&shared.recovery, request.pid.as_deref()) {
+            (Some(recovery), Some(pid)) => restore::take_session(&self.engine, recovery, pid).await,
+            _ => None,
+        };
+        if self.client.is_none() {
+            let sid = saved.as_ref().map_or_else(random_id, |s| s.sid.to_string());
+            self.socket.set_id(&sid);
+            self.engine.registry.register_id(&self.socket);
+            self.client = Some(Client::new(Arc::new(self.native_client())));
+        }
+        let sid = self.socket.id().to_owned();
+        let state = match dispatch::connect(&shared, &sid, Transport::Websocket, token).await {
+            Ok(state) => state,
             Err(error) => {
                 let refusal = self.protocol.refused(&error);
                 let _ = self.socket.send(&refusal);
+                return;
+            }
+        };
+        self.socket.set_connected(state);
+        let Some(recovery) = shared.recovery.clone() else {
+            let ack = self.protocol.accepted(&sid, None);
+            self.acknowledge(&ack, &sid);
+            return;
+        };
+        // A session is recovered under its old private id, with its old socket id.
+        if let (Some(saved), Some(pid)) = (saved.filter(|s| *s.sid == *sid), request.pid) {
+            let ack = self.protocol.accepted(&sid, Some(&pid));
+            let offset = request.offset.as_deref();
+            if let Ok(denied) =
+                restore::restore(&self.engine, &recovery, &self.socket, saved, offset, ack).await
+            {
+                recovery.sessions.attach(&pid, &sid);
+                self.pid = Some(pid);
+                for room in denied {
+                    let _ =
+                        self.socket.send_all(&restore::denied_reply(&room, self.socket.position()));
+                }
+                dispatch::connected(&shared, &sid);
+                return;
             }
         }
+        let pid = random_id();
+        self.socket.set_position(recovery.history.current());
+        let ack = self.protocol.accepted(&sid, Some(&pid));
+        recovery.sessions.attach(&pid, &sid);
+        self.pid = Some(pid);
+        self.acknowledge(&ack, &sid);
+    }
+
+    fn acknowledge(&mut self, ack: &Bytes, sid: &str) {
+        if self.socket.send(ack).is_err() {
+            self.socket.begin_close(CloseReason::TransportError);
+            return;
+        }
+        dispatch::connected(&self.engine.shared, sid);
     }
 
     /// Flushes what is queued, sends the close frame, and waits (briefly) for the client to
@@ -290,6 +351,17 @@ impl Drop for Connection {
         self.socket.begin_close(CloseReason::TransportClose);
         self.flows.detach_all();
         let reason = self.socket.close_reason().unwrap_or(CloseReason::TransportClose);
+        if let (Some(recovery), Some(pid)) = (&self.engine.shared.recovery, &self.pid) {
+            recovery.sessions.detach(pid);
+            if self.socket.was_connected() && restore::keeps_session(reason) {
+                let saved = Saved {
+                    sid: self.socket.id().into(),
+                    rooms: self.socket.rooms_joined_at(),
+                    position: self.socket.position(),
+                };
+                recovery.sessions.save(pid, saved);
+            }
+        }
         self.engine.registry.remove(&self.socket);
         self.socket.drop_acks();
         if self.socket.was_connected() {

@@ -15,6 +15,7 @@ pub mod handshake;
 pub mod packet;
 pub mod protocol;
 pub mod registry;
+pub mod restore;
 pub mod socket;
 
 #[cfg(test)]
@@ -54,7 +55,8 @@ pub struct NativeEngine {
 impl NativeEngine {
     /// An engine serving connections with `shared`.
     pub fn new(shared: Arc<Shared>) -> Self {
-        Self { shared, registry: Arc::default() }
+        let registry = Arc::new(Registry::new(shared.recovery.clone()));
+        Self { shared, registry }
     }
 
     /// Takes over `stream`, whose upgrade request (`head`, recognized as `upgrade`) has been
@@ -68,18 +70,14 @@ impl NativeEngine {
         let config = &self.shared.config;
         let limits =
             QueueLimits { frames: config.max_buffered_packets, bytes: config.max_buffered_bytes };
-        let socket = Arc::new(NativeSocket::new(
-            self.registry.next_key(),
-            random_id().into_boxed_str(),
-            stream,
-            limits,
-        ));
+        let socket = Arc::new(NativeSocket::new(self.registry.next_key(), stream, limits));
         let early = head.slice(upgrade.head_len.min(head.len())..);
         conn::serve(self.clone(), socket, upgrade.accept, early)
     }
 
     fn client(&self, socket: &Arc<NativeSocket>) -> NativeClient {
-        NativeClient::new(socket, self.registry.clone(), self.shared.metrics.clone())
+        let offsets = self.shared.recovery.is_some();
+        NativeClient::new(socket, self.registry.clone(), self.shared.metrics.clone(), offsets)
     }
 }
 
@@ -106,10 +104,17 @@ impl Engine for NativeEngine {
             }
             deliveries += members.len();
             let category = broadcast.channel.category();
-            let frame = packet::event_with_one_arg(category, broadcast.data.get());
+            let frame = packet::broadcast(category, broadcast.data.get(), broadcast.offset);
             self.shared.metrics.delivered(category, members.len());
             self.shared.metrics.sent(frame.len() * members.len());
             for socket in members.drain(..) {
+                if let Some(offset) = broadcast.offset {
+                    // A recovering socket got this one from its replay (or will not need it).
+                    if socket.position() >= offset {
+                        continue;
+                    }
+                    socket.set_position(offset);
+                }
                 match socket.cork(&frame) {
                     Ok(true) => corked.push(socket),
                     Ok(false) | Err(SendError::Closed) => {}

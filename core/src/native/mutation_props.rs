@@ -105,13 +105,13 @@ proptest! {
         for piece in wire.chunks(chunk) {
             prop_assert_eq!(protocol.feed(&mut piece.to_vec()), None);
             while let Some(step) = protocol.next_step(Instant::now()) {
-                if matches!(step, Step::Connect(_)) {
-                    protocol.accepted("sid");
+                if matches!(step, Step::Connect(..)) {
+                    protocol.accepted("sid", None);
                 }
                 steps.push(step);
             }
         }
-        let mut expected = vec![Step::Connect(Ok(Some("t".into())))];
+        let mut expected = vec![Step::Connect(Ok(Some("t".into())), Default::default())];
         expected.extend(events.iter().map(|(name, arg, ack)| Step::Event {
             name: name.clone(),
             args: Payload { json: format!(r#"["{arg}"]"#), binary: vec![] },
@@ -127,8 +127,8 @@ proptest! {
     ) {
         let mut protocol = Protocol::new(&Config::default(), Instant::now());
         protocol.feed(&mut client_frame(TEXT, true, b"40", [0; 4]));
-        prop_assert!(matches!(protocol.next_step(Instant::now()), Some(Step::Connect(_))));
-        protocol.accepted("sid");
+        prop_assert!(matches!(protocol.next_step(Instant::now()), Some(Step::Connect(..))));
+        protocol.accepted("sid", None);
         let text = format!(r#"4{kind}["{name}"]"#);
         protocol.feed(&mut client_frame(TEXT, true, text.as_bytes(), [0; 4]));
         let step = protocol.next_step(Instant::now());
@@ -137,7 +137,7 @@ proptest! {
             '1' => prop_assert_eq!(step, Some(Step::LeaveNamespace)),
             // An ack needs an id, binary packets a count, CONNECT is a repeat: ignored or closed.
             _ => prop_assert!(
-                matches!(step, None | Some(Step::Close(_)) | Some(Step::Connect(_))),
+                matches!(step, None | Some(Step::Close(_)) | Some(Step::Connect(..))),
                 "ignored or closed"
             ),
         }

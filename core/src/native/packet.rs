@@ -176,9 +176,12 @@ pub fn pong(data: &str) -> Bytes {
     frame::encode(frame::TEXT, &[b"3", data.as_bytes()])
 }
 
-/// The namespace accepted the socket (`40{"sid":...}`).
-pub fn connected(socket_id: &str) -> Bytes {
-    let json = format!(r#"{{"sid":{}}}"#, json_string(socket_id));
+/// The namespace accepted the socket (`40{"sid":...}`, with `"pid"` when it can recover).
+pub fn connected(socket_id: &str, pid: Option<&str>) -> Bytes {
+    let json = match pid {
+        None => format!(r#"{{"sid":{}}}"#, json_string(socket_id)),
+        Some(pid) => format!(r#"{{"sid":{},"pid":{}}}"#, json_string(socket_id), json_string(pid)),
+    };
     frame::encode(frame::TEXT, &[b"40", json.as_bytes()])
 }
 
@@ -194,9 +197,27 @@ pub fn disconnect() -> Bytes {
     frame::encode(frame::TEXT, &[b"41"])
 }
 
-/// Event `name` with one JSON argument `data`: the frame a broadcast sends to every member.
-pub fn event_with_one_arg(name: &str, data: &str) -> Bytes {
-    frame::encode(frame::TEXT, &[b"42[", json_string(name).as_bytes(), b",", data.as_bytes(), b"]"])
+/// Event `name` with one JSON argument `data`: the frame a broadcast sends to every member,
+/// with its recovery offset as a last argument when it has one.
+pub fn broadcast(name: &str, data: &str, offset: Option<u64>) -> Bytes {
+    let name = json_string(name);
+    match offset {
+        None => frame::encode(frame::TEXT, &[b"42[", name.as_bytes(), b",", data.as_bytes(), b"]"]),
+        Some(offset) => {
+            let offset = format!(",\"{offset}\"]");
+            frame::encode(
+                frame::TEXT,
+                &[b"42[", name.as_bytes(), b",", data.as_bytes(), offset.as_bytes()],
+            )
+        }
+    }
+}
+
+/// `args` (a JSON array text) with the recovery offset `offset` appended as a string.
+pub fn with_offset(args: &Payload, offset: u64) -> Payload {
+    let body = args.json.trim().strip_suffix(']').unwrap_or("[");
+    let separator = if body.trim_end().ends_with('[') { "" } else { "," };
+    Payload { json: format!("{body}{separator}\"{offset}\"]"), binary: args.binary.clone() }
 }
 
 /// Event `name` with `args`, optionally asking for ack `ack`: one text frame, then one
@@ -299,7 +320,11 @@ mod tests {
 
     #[test]
     fn encodes_what_socket_io_client_expects() {
-        assert_eq!(text(&event_with_one_arg("chat", r#"{"t":"hi"}"#)), r#"42["chat",{"t":"hi"}]"#);
+        assert_eq!(text(&broadcast("chat", r#"{"t":"hi"}"#, None)), r#"42["chat",{"t":"hi"}]"#);
+        assert_eq!(text(&broadcast("chat", "1", Some(7))), r#"42["chat",1,"7"]"#);
+        assert_eq!(with_offset(&payload("[]"), 3).json, r#"["3"]"#);
+        assert_eq!(with_offset(&payload(r#"["a", 1]"#), 3).json, r#"["a", 1,"3"]"#);
+        assert_eq!(text(&connected("s", Some("p"))), r#"40{"sid":"s","pid":"p"}"#);
         assert_eq!(text(&event("e", &payload("[]"), None)[0]), r#"42["e"]"#);
         assert_eq!(text(&event("e", &payload("[1,2]"), Some(3))[0]), r#"423["e",1,2]"#);
         let binary = Payload {

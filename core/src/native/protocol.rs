@@ -10,7 +10,7 @@ use bytes::Bytes;
 use tokio::time::{Duration, Instant};
 
 use crate::{
-    auth::token_from_auth_text,
+    auth::{recovery_from_auth_text, token_from_auth_text, RecoveryRequest},
     config::Config,
     errors::AuthError,
     native::{
@@ -33,8 +33,9 @@ pub enum Step {
     /// Send these frames (in order, together).
     Send(Vec<Bytes>),
     /// Authenticate the namespace CONNECT with this token (read from its auth payload),
-    /// then call [`Protocol::accepted`] or [`Protocol::refused`].
-    Connect(Result<Option<String>, AuthError>),
+    /// recovering the session it names if it does, then call [`Protocol::accepted`] or
+    /// [`Protocol::refused`].
+    Connect(Result<Option<String>, AuthError>, RecoveryRequest),
     /// Dispatch client event `name` with `args`; `ack` is the id it asked an ack for.
     Event {
         /// The event name.
@@ -154,11 +155,12 @@ impl Protocol {
         None
     }
 
-    /// The CONNECT was authenticated: the frame acknowledging socket `sid`.
-    pub fn accepted(&mut self, sid: &str) -> Bytes {
+    /// The CONNECT was authenticated: the frame acknowledging socket `sid` (with the private
+    /// id `pid` of a recoverable session).
+    pub fn accepted(&mut self, sid: &str, pid: Option<&str>) -> Bytes {
         self.stage = Stage::Connected;
         self.connect_by = None;
-        packet::connected(sid)
+        packet::connected(sid, pid)
     }
 
     /// The CONNECT was refused: the CONNECT_ERROR frame. The client may try again (within
@@ -262,7 +264,8 @@ impl Protocol {
         match packet.kind {
             SioKind::Connect if self.stage == Stage::AwaitingConnect => {
                 self.stage = Stage::Authenticating;
-                Ok(Some(Step::Connect(token_from_auth_text(packet.data, self.max_token_len))))
+                let token = token_from_auth_text(packet.data, self.max_token_len);
+                Ok(Some(Step::Connect(token, recovery_from_auth_text(packet.data))))
             }
             SioKind::Connect => Ok(None),
             SioKind::Disconnect if self.stage == Stage::Connected => {

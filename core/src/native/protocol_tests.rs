@@ -32,8 +32,8 @@ fn steps_at(protocol: &mut Protocol, bytes: Vec<u8>, now: Instant) -> Vec<Step> 
 
 fn connected(config: &Config) -> Protocol {
     let (mut protocol, _) = open(config);
-    assert_eq!(steps(&mut protocol, text("40")), vec![Step::Connect(Ok(None))]);
-    protocol.accepted("sid");
+    assert_eq!(steps(&mut protocol, text("40")), vec![Step::Connect(Ok(None), Default::default())]);
+    protocol.accepted("sid", None);
     protocol
 }
 
@@ -44,8 +44,8 @@ fn connect_reads_the_token_and_events_follow_the_ack() {
     // Events before the CONNECT are ignored.
     assert_eq!(steps(&mut protocol, text(r#"42["early"]"#)), vec![]);
     let got = steps(&mut protocol, text(r#"40{"token":"t"}"#));
-    assert_eq!(got, vec![Step::Connect(Ok(Some("t".into())))]);
-    assert!(String::from_utf8_lossy(&protocol.accepted("abc")).contains(r#"40{"sid":"abc"}"#));
+    assert_eq!(got, vec![Step::Connect(Ok(Some("t".into())), Default::default())]);
+    assert!(String::from_utf8_lossy(&protocol.accepted("abc", None)).contains(r#"40{"sid":"abc"}"#));
     let got = steps(&mut protocol, text(r#"427["echo",1]"#));
     assert_eq!(
         got,
@@ -70,7 +70,10 @@ fn connect_attempts_are_capped() {
     let (mut protocol, _) = open(&config);
     let refusal = AuthError::Refused("no".into());
     for _ in 0..3 {
-        assert_eq!(steps(&mut protocol, text("40")), vec![Step::Connect(Ok(None))]);
+        assert_eq!(
+            steps(&mut protocol, text("40")),
+            vec![Step::Connect(Ok(None), Default::default())]
+        );
         assert!(
             String::from_utf8_lossy(&protocol.refused(&refusal)).contains(r#"44{"message":"no"}"#)
         );
@@ -106,7 +109,7 @@ fn heartbeat_pings_then_times_out_without_a_pong() {
         ..Config::default()
     };
     let (mut protocol, start) = open(&config);
-    protocol.accepted("sid");
+    protocol.accepted("sid", None);
     assert_eq!(protocol.deadline(), start + Duration::from_secs(1));
     let ping = protocol.on_timer(start + Duration::from_secs(1)).unwrap();
     assert_eq!(sent_text(&ping), "2");
@@ -121,7 +124,7 @@ fn heartbeat_pings_then_times_out_without_a_pong() {
 fn a_pong_rearms_the_heartbeat() {
     let config = Config { ping_interval: Duration::from_secs(1), ..Config::default() };
     let (mut protocol, start) = open(&config);
-    protocol.accepted("sid");
+    protocol.accepted("sid", None);
     protocol.on_timer(start + Duration::from_secs(1));
     let answered = start + Duration::from_millis(1200);
     assert_eq!(steps_at(&mut protocol, text("3"), answered), vec![]);
@@ -157,8 +160,8 @@ fn leaving_the_namespace_keeps_the_connection_for_another_connect() {
     assert_eq!(steps(&mut protocol, text("41")), vec![Step::LeaveNamespace]);
     // Events are ignored until the client connects again.
     assert_eq!(steps(&mut protocol, text(r#"42["late"]"#)), vec![]);
-    assert_eq!(steps(&mut protocol, text("40")), vec![Step::Connect(Ok(None))]);
-    protocol.accepted("sid");
+    assert_eq!(steps(&mut protocol, text("40")), vec![Step::Connect(Ok(None), Default::default())]);
+    protocol.accepted("sid", None);
     assert!(matches!(
         steps(&mut protocol, text(r#"42["again"]"#)).as_slice(),
         [Step::Event { .. }]

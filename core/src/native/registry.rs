@@ -9,15 +9,19 @@ use std::{
     },
 };
 
-use crate::native::socket::NativeSocket;
+use crate::{native::socket::NativeSocket, recovery::Recovery};
 
 type Members = HashMap<u64, Arc<NativeSocket>>;
 
-/// Every open native connection and every room with at least one native member.
+/// Every open native connection, the ones with a socket id by id, and every room with at
+/// least one native member.
 #[derive(Default)]
 pub struct Registry {
+    /// Where join offsets come from, when recovery is on.
+    history: Option<Arc<Recovery>>,
     next_key: AtomicU64,
-    sockets: RwLock<HashMap<Box<str>, Arc<NativeSocket>>>,
+    open: RwLock<Members>,
+    by_id: RwLock<HashMap<Box<str>, Arc<NativeSocket>>>,
     rooms: RwLock<HashMap<Box<str>, Members>>,
 }
 
@@ -30,6 +34,11 @@ fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
 }
 
 impl Registry {
+    /// A registry whose joins record the broadcast offset they happen at (`recovery`'s).
+    pub fn new(recovery: Option<Arc<Recovery>>) -> Self {
+        Self { history: recovery, ..Self::default() }
+    }
+
     /// A fresh key for a new socket.
     pub fn next_key(&self) -> u64 {
         self.next_key.fetch_add(1, Ordering::Relaxed)
@@ -37,12 +46,22 @@ impl Registry {
 
     /// Tracks an open connection (so `close()` reaches it).
     pub fn insert(&self, socket: Arc<NativeSocket>) {
-        write(&self.sockets).insert(socket.id.clone(), socket);
+        write(&self.open).insert(socket.key, socket);
+    }
+
+    /// Makes a socket that got its id findable by it.
+    pub fn register_id(&self, socket: &Arc<NativeSocket>) {
+        write(&self.by_id).insert(socket.id().into(), socket.clone());
     }
 
     /// Forgets a connection that has ended and takes it out of every room.
     pub fn remove(&self, socket: &NativeSocket) {
-        write(&self.sockets).remove(&socket.id);
+        write(&self.open).remove(&socket.key);
+        let mut by_id = write(&self.by_id);
+        if by_id.get(socket.id()).is_some_and(|s| s.key == socket.key) {
+            by_id.remove(socket.id());
+        }
+        drop(by_id);
         self.leave_all(socket);
     }
 
@@ -53,25 +72,36 @@ impl Registry {
             return;
         }
         let mut all = write(&self.rooms);
-        for room in rooms {
+        for (room, _) in rooms {
             remove_member(&mut all, &room, socket.key);
         }
     }
 
     /// The connected socket with this id.
     pub fn get(&self, id: &str) -> Option<Arc<NativeSocket>> {
-        read(&self.sockets).get(id).filter(|s| s.connected()).cloned()
+        read(&self.by_id).get(id).filter(|s| s.connected()).cloned()
+    }
+
+    /// The socket with this id, connected or closing.
+    pub fn get_any(&self, id: &str) -> Option<Arc<NativeSocket>> {
+        read(&self.by_id).get(id).cloned()
     }
 
     /// Every open connection.
     pub fn all(&self) -> Vec<Arc<NativeSocket>> {
-        read(&self.sockets).values().cloned().collect()
+        read(&self.open).values().cloned().collect()
     }
 
     /// Adds `socket` to `room`.
     pub fn join(&self, socket: &Arc<NativeSocket>, room: &str) {
+        let joined_at = self.history.as_ref().map_or(0, |r| r.history.current());
+        self.join_at(socket, room, joined_at);
+    }
+
+    /// Adds `socket` to `room` as of broadcast offset `joined_at` (a recovered membership).
+    pub fn join_at(&self, socket: &Arc<NativeSocket>, room: &str, joined_at: u64) {
         let mut all = write(&self.rooms);
-        if socket.add_room(room) {
+        if socket.add_room(room, joined_at) {
             all.entry(room.into()).or_default().insert(socket.key, socket.clone());
         }
     }
@@ -102,7 +132,7 @@ impl Registry {
     pub fn member_ids(&self, room: &str) -> Vec<String> {
         read(&self.rooms)
             .get(room)
-            .map(|m| m.values().map(|s| s.id.to_string()).collect())
+            .map(|m| m.values().map(|s| s.id().to_owned()).collect())
             .unwrap_or_default()
     }
 }

@@ -11,7 +11,7 @@ use std::{
     collections::{HashMap, VecDeque},
     io::{self, IoSlice},
     sync::{
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
         Arc, Mutex, MutexGuard, OnceLock,
     },
 };
@@ -115,8 +115,9 @@ struct PendingAcks {
 pub struct NativeSocket {
     /// A process-unique number, the key of this socket in room member maps.
     pub(crate) key: u64,
-    /// The Socket.IO socket id (`socket.id` on the client).
-    pub(crate) id: Box<str>,
+    /// The Socket.IO socket id (`socket.id` on the client), given at the first CONNECT (a
+    /// recovered session gets its old one back).
+    id: OnceLock<Box<str>>,
     stream: TcpStream,
     queue: Mutex<SendQueue>,
     /// Wakes the connection task: there is something to flush, or the socket is closing.
@@ -124,7 +125,10 @@ pub struct NativeSocket {
     limits: QueueLimits,
     connected: AtomicBool,
     close_reason: OnceLock<CloseReason>,
-    rooms: Mutex<Vec<Box<str>>>,
+    /// Channels, each with the broadcast offset it was joined at (for recovery).
+    rooms: Mutex<Vec<(Box<str>, u64)>>,
+    /// The offset of the last broadcast written to the socket (recovery's position).
+    position: AtomicU64,
     state: Mutex<Option<Arc<SocketState>>>,
     acks: Mutex<PendingAcks>,
 }
@@ -135,10 +139,10 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl NativeSocket {
     /// A socket over `stream` whose send queue is bounded by `limits`.
-    pub fn new(key: u64, id: Box<str>, stream: TcpStream, limits: QueueLimits) -> Self {
+    pub fn new(key: u64, stream: TcpStream, limits: QueueLimits) -> Self {
         Self {
             key,
-            id,
+            id: OnceLock::new(),
             stream,
             queue: Mutex::new(SendQueue::default()),
             wake: Notify::new(),
@@ -146,14 +150,20 @@ impl NativeSocket {
             connected: AtomicBool::new(false),
             close_reason: OnceLock::new(),
             rooms: Mutex::new(Vec::new()),
+            position: AtomicU64::new(0),
             state: Mutex::new(None),
             acks: Mutex::new(PendingAcks::default()),
         }
     }
 
-    /// The Socket.IO socket id.
+    /// The Socket.IO socket id (empty before the first CONNECT).
     pub fn id(&self) -> &str {
-        &self.id
+        self.id.get().map_or("", |id| id)
+    }
+
+    /// Gives the socket its id, once; later calls keep the first.
+    pub(crate) fn set_id(&self, id: &str) {
+        let _ = self.id.set(id.into());
     }
 
     /// The TCP stream (the connection task reads from it).
@@ -338,12 +348,28 @@ impl NativeSocket {
 
     /// The channels the socket is in.
     pub fn rooms(&self) -> Vec<String> {
-        lock(&self.rooms).iter().map(|r| r.to_string()).collect()
+        lock(&self.rooms).iter().map(|(r, _)| r.to_string()).collect()
+    }
+
+    /// The channels with the offsets they were joined at.
+    pub fn rooms_joined_at(&self) -> Vec<(Box<str>, u64)> {
+        lock(&self.rooms).clone()
+    }
+
+    /// The offset of the last broadcast written to the socket.
+    pub fn position(&self) -> u64 {
+        self.position.load(Ordering::Acquire)
+    }
+
+    /// Moves the socket's position (`u64::MAX` holds back every live broadcast while a
+    /// recovery replays what was missed).
+    pub(crate) fn set_position(&self, offset: u64) {
+        self.position.store(offset, Ordering::Release);
     }
 
     /// Whether the socket is in `room`.
     pub fn in_room(&self, room: &str) -> bool {
-        lock(&self.rooms).iter().any(|r| &**r == room)
+        lock(&self.rooms).iter().any(|(r, _)| &**r == room)
     }
 
     /// How many channels the socket is in.
@@ -351,26 +377,27 @@ impl NativeSocket {
         lock(&self.rooms).len()
     }
 
-    /// Records membership of `room`; `false` if it already was a member.
-    pub(crate) fn add_room(&self, room: &str) -> bool {
+    /// Records membership of `room` from broadcast offset `joined_at`; `false` if it already
+    /// was a member.
+    pub(crate) fn add_room(&self, room: &str, joined_at: u64) -> bool {
         let mut rooms = lock(&self.rooms);
-        if rooms.iter().any(|r| &**r == room) {
+        if rooms.iter().any(|(r, _)| &**r == room) {
             return false;
         }
-        rooms.push(room.into());
+        rooms.push((room.into(), joined_at));
         true
     }
 
     /// Forgets membership of `room`; `false` if it was not a member.
     pub(crate) fn remove_room(&self, room: &str) -> bool {
         let mut rooms = lock(&self.rooms);
-        let Some(at) = rooms.iter().position(|r| &**r == room) else { return false };
+        let Some(at) = rooms.iter().position(|(r, _)| &**r == room) else { return false };
         rooms.swap_remove(at);
         true
     }
 
     /// Forgets every membership, returning the rooms.
-    pub(crate) fn take_rooms(&self) -> Vec<Box<str>> {
+    pub(crate) fn take_rooms(&self) -> Vec<(Box<str>, u64)> {
         std::mem::take(&mut *lock(&self.rooms))
     }
 

@@ -73,7 +73,8 @@ impl Server {
         engines.push(sio.clone());
 
         let tasks = TaskTracker::new();
-        let deliver = delivery::run(queued, engines.clone(), metrics, shutdown.clone());
+        let recovery = shared.recovery.clone();
+        let deliver = delivery::run(queued, engines.clone(), metrics, recovery, shutdown.clone());
         tasks.spawn_on(deliver, &runtime);
         tasks.spawn_on(crate::memory::trim_periodically(shutdown.clone()), &runtime);
         Arc::new(Self {

@@ -1,0 +1,96 @@
+// Connection state recovery with an unchanged socket.io-client 4.8: a connection cut
+// abruptly (through a proxy that resets it) comes back with its channel and every missed
+// broadcast, in order, once; beyond the window, or for a channel now denied, it does not.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { io } from 'socket.io-client';
+import { ServerChannel } from '../lib/index.js';
+import { startServer, waitFor, eventually, sleep } from './support/helpers.mjs';
+import { resetProxy } from './support/reset-proxy.mjs';
+
+function recoveringClient(t, url) {
+  const socket = io(url, { transports: ['websocket'], reconnectionDelay: 50, reconnectionDelayMax: 100 });
+  t.after(() => socket.close());
+  return socket;
+}
+
+async function setup(t, { window = 5000, allowed = () => true } = {}) {
+  const ticks = new ServerChannel('ticks');
+  const vip = new ServerChannel('vip', () => allowed());
+  const { server, port } = await startServer(t, {
+    standalone: true,
+    channels: [ticks, vip],
+    connectionStateRecovery: { maxDisconnectionDuration: window },
+  });
+  const proxy = await resetProxy(t, port);
+  return { server, ticks, proxy };
+}
+
+test('a reset connection recovers its channel and every missed broadcast, in order, once', async (t) => {
+  const { ticks, proxy } = await setup(t);
+  const socket = recoveringClient(t, proxy.url);
+  const received = [];
+  socket.on('ticks', (n) => received.push(n));
+  let joins = 0;
+  socket.on('connect', () => {
+    if (!socket.recovered) {
+      joins++;
+      socket.emit('joinChannel', 'ticks:1');
+    }
+  });
+  await waitFor(socket, 'joinedChannel');
+  let n = 0;
+  const timer = setInterval(() => ticks.broadcast('1', ++n), 10);
+  t.after(() => clearInterval(timer));
+  await eventually(() => received.length >= 20, 3000, 'the first broadcasts');
+  const before = received.length;
+  const cut = performance.now();
+  proxy.reset();
+  await waitFor(socket, 'connect', 5000);
+  assert.equal(socket.recovered, true, 'the session was recovered');
+  t.diagnostic(
+    `reset → recovered connect in ${(performance.now() - cut).toFixed(1)} ms ` +
+      `(client reconnection delay 50–100 ms); ${received.length - before} broadcasts replayed or received by then`,
+  );
+  await eventually(() => n >= 150, 5000, 'more broadcasts');
+  clearInterval(timer);
+  await eventually(() => received.length >= n, 3000, 'every broadcast');
+  assert.deepEqual(
+    received,
+    Array.from({ length: n }, (_, i) => i + 1),
+  );
+  assert.equal(joins, 1, 'no joinChannel after the recovered reconnect');
+});
+
+test('a client away longer than the window is not recovered', async (t) => {
+  const { proxy } = await setup(t, { window: 100 });
+  const socket = recoveringClient(t, proxy.url);
+  await waitFor(socket, 'connect');
+  socket.emit('joinChannel', 'ticks:1');
+  await waitFor(socket, 'joinedChannel');
+  proxy.refuse(400);
+  proxy.reset();
+  await waitFor(socket, 'connect', 5000);
+  assert.equal(socket.recovered, false);
+});
+
+test('a channel whose access check now says no is not restored: joinError instead', async (t) => {
+  let allow = true;
+  const { server, ticks, proxy } = await setup(t, { allowed: () => allow });
+  const socket = recoveringClient(t, proxy.url);
+  await waitFor(socket, 'connect');
+  socket.emit('joinChannel', 'vip:1');
+  await waitFor(socket, 'joinedChannel');
+  socket.emit('joinChannel', 'ticks:1');
+  await eventually(async () => (await server.stats()).categories.ticks.joins.ok === 1, 3000, 'the second join');
+  allow = false;
+  const refused = waitFor(socket, 'joinError', 5000);
+  proxy.reset();
+  await waitFor(socket, 'connect', 5000);
+  assert.equal(socket.recovered, true);
+  assert.deepEqual(await refused, { channel: 'vip:1', error: 'Access denied' });
+  const got = waitFor(socket, 'ticks');
+  ticks.broadcast('1', 'still here');
+  assert.equal(await got, 'still here');
+  await sleep(10);
+});

@@ -1,0 +1,53 @@
+// A local TCP proxy in front of a server, for tests that cut connections abruptly: `reset()`
+// resets every connection it carries (RST, as a dead network would), `refuse(ms)` refuses
+// new ones for a while (a client that stays away).
+import net from 'node:net';
+import { once } from 'node:events';
+
+/** Starts a proxy to `targetPort` on 127.0.0.1; closed when `t` ends. */
+export async function resetProxy(t, targetPort) {
+  const pairs = new Set();
+  let refusingUntil = 0;
+  const server = net.createServer((client) => {
+    if (Date.now() < refusingUntil) {
+      client.resetAndDestroy();
+      return;
+    }
+    const upstream = net.connect(targetPort, '127.0.0.1');
+    const pair = { client, upstream };
+    pairs.add(pair);
+    const end = () => {
+      pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => {
+    for (const { client, upstream } of pairs) {
+      client.destroy();
+      upstream.destroy();
+    }
+    server.close();
+  });
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    /** Resets every connection (both sides see ECONNRESET). */
+    reset() {
+      for (const { client, upstream } of [...pairs]) {
+        client.resetAndDestroy();
+        upstream.resetAndDestroy();
+      }
+      pairs.clear();
+    },
+    /** Refuses (resets) new connections for `ms`. */
+    refuse(ms) {
+      refusingUntil = Date.now() + ms;
+    },
+  };
+}
