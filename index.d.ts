@@ -125,6 +125,8 @@ export interface ForwardedRequest {
   rawHeaders: Array<string>
   /** The request body. */
   body: Buffer
+  /** The client's IP address (Node's `req.socket.remoteAddress`), when known. */
+  remoteAddress?: string
 }
 
 /** The answer to a [`JsForwardedRequest`]. */
@@ -136,6 +138,12 @@ export interface ForwardedResponse {
   /** The response body. */
   body: Buffer
 }
+
+/**
+ * Longest channel name (`category:id`) in bytes: the core's rule, which `ServerChannel`
+ * checks categories against before any server exists.
+ */
+export declare const MAX_CHANNEL_NAME_BYTES: number
 
 /** How to share channels through MongoDB (change streams; needs a replica set). */
 export interface MongoAdapterOptions {

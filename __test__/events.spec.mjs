@@ -141,6 +141,22 @@ test('disconnect() closes the client; the handle then reports it is gone', async
   await assert.rejects(handle.emitWithAck('late'), { code: 'MNW_SOCKET_GONE' });
 });
 
+for (const [transport, standalone] of [
+  ['websocket', true],
+  ['websocket', false],
+  ['polling', false],
+  ['polling', true],
+]) {
+  test(`onConnection sees where a ${transport} client comes from (${standalone ? 'standalone' : 'attach'})`, async (t) => {
+    const { url, server } = await startServer(t, { standalone });
+    const seen = [];
+    server.onConnection((socket) => seen.push(socket.connectionInfo));
+    await connect(t, url, { transports: [transport], extraHeaders: { 'user-agent': 'test-agent/1.0' } });
+    await eventually(() => seen.length === 1, 3000, 'the connection handler');
+    assert.deepEqual(seen[0], { ip: '127.0.0.1', userAgent: 'test-agent/1.0' });
+  });
+}
+
 test('a client that disconnects is reported with its reason, and its handle goes stale', async (t) => {
   const { url, server } = await startServer(t, {});
   const seen = [];

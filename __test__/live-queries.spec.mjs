@@ -55,7 +55,7 @@ test("the query gets Modelence's method context: per-subscription auth, clientIn
   const { extra, ...known } = clientInfo;
   assert.equal(extra, 1);
   assert.deepEqual(seen.clientInfo, known, 'clientInfo keeps its six fields');
-  assert.deepEqual(seen.connectionInfo, { ip: null, userAgent: null });
+  assert.deepEqual(seen.connectionInfo, { ip: '127.0.0.1', userAgent: null }, 'the direct peer; this client sends no User-Agent');
   assert.equal(seen.req, null);
   assert.equal(seen.res, null);
 

@@ -174,7 +174,13 @@ function forwardRequest(native, req, res, maxHttpBufferSize) {
   req.on('end', () => {
     if (tooLarge) return;
     native
-      .forward({ method: req.method, url: req.url, rawHeaders: req.rawHeaders, body: Buffer.concat(chunks) })
+      .forward({
+        method: req.method,
+        url: req.url,
+        rawHeaders: req.rawHeaders,
+        body: Buffer.concat(chunks),
+        remoteAddress: req.socket.remoteAddress,
+      })
       .then(
         (response) => {
           if (res.destroyed) return;

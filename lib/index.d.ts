@@ -101,6 +101,8 @@ export type ChannelMember = { socketId: string; user: unknown | null };
 export declare class SocketHandle {
   /** The socket id (the same as the client's `socket.id`). */
   readonly id: string;
+  /** Where the connection comes from (the direct peer's IP; `null` when unknown). */
+  readonly connectionInfo: { readonly ip: string | null; readonly userAgent: string | null };
   /** The connection's auth context. */
   readonly auth: AuthContext;
   /** Whether the connection is open. */

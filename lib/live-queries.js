@@ -17,10 +17,7 @@ const DEFAULT_MAX_LIVE_QUERIES_PER_SOCKET = 1000;
 
 const ANONYMOUS = Object.freeze({ user: null, session: null, roles: Object.freeze([]) });
 
-/**
- * The connection's `{ ip, userAgent }` for the method context. The socket handle does not
- * expose them yet; until it does (`socket.connectionInfo`), both are `null`.
- */
+/** The connection's `{ ip, userAgent }` for the method context (`null` where unknown). */
 function connectionInfoOf(socket) {
   const info = socket.connectionInfo;
   return { ip: info?.ip ?? null, userAgent: info?.userAgent ?? null };

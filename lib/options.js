@@ -273,12 +273,14 @@ function normalizeOptions(opts) {
   }
   const channels = collectChannels(opts);
   const maxHttpBufferSize = optionalInteger(opts, 'maxHttpBufferSize', 1, 2 ** 32 - 1);
-  const metricsPath = metricsPathOf(opts, path.replace(/\/+$/, '') || '/');
+  // The one place the path is normalized: no trailing '/' (the native side matches `path` and `path/`).
+  const enginePath = path.replace(/\/+$/, '') || '/';
+  const metricsPath = metricsPathOf(opts, enginePath);
   return {
     httpServer,
     port: port ?? 0,
     host: opts.host ?? '0.0.0.0',
-    path: path.replace(/\/+$/, '') || '/',
+    path: enginePath,
     channels,
     authenticate: authenticate ?? null,
     adapter: adapterOptions(opts),
@@ -288,7 +290,7 @@ function normalizeOptions(opts) {
     nativeOptions: {
       // Attach mode: the app's server takes the metrics route (lib/attach.js); the native side never sees it.
       metricsPath: httpServer === undefined ? metricsPath ?? undefined : undefined,
-      path: path.replace(/\/+$/, '') || '/',
+      path: enginePath,
       corsOrigins: corsOrigins(opts.cors),
       channels: channels.map((c) => ({
         category: c.category,

@@ -4,12 +4,12 @@ const { codes, typeError, runtimeError, describe } = require('./errors');
 const { serialize } = require('./json');
 
 /**
- * Longest channel name (`category:id`), in bytes. The native side owns channel-name rules
- * (`Config::max_channel_name_len`, the same 256); a `ServerChannel` exists before any server,
- * so its constructor checks this one number early. Anything else the native side refuses
- * (control characters, say) rejects `startWebsocketServer` with `MNW_INVALID_OPTION`.
+ * Longest channel name (`category:id`), in bytes, from the native side, which owns the
+ * channel-name rules; a `ServerChannel` exists before any server, so its constructor checks
+ * this one number early. Anything else the native side refuses (control characters, say)
+ * rejects `startWebsocketServer` with `MNW_INVALID_OPTION`.
  */
-const MAX_CHANNEL_NAME_BYTES = 256;
+const { MAX_CHANNEL_NAME_BYTES } = require('./native');
 
 /** Longest category: room for `:` and a one-byte id within `MAX_CHANNEL_NAME_BYTES`. */
 const MAX_CATEGORY_BYTES = MAX_CHANNEL_NAME_BYTES - 2;

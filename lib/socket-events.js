@@ -125,10 +125,14 @@ class SocketEvents {
    * disconnect notice follows it on the same queue. An event from a socket that is gone
    * before its connect notice was handled gets a detached, disconnected handle.
    */
-  #handle(sid, fromConnectNotice = false) {
+  #handle(sid, fromConnectNotice = false, connectionInfo = undefined) {
     let handle = this.#handles.get(sid);
-    if (handle) return handle;
+    if (handle) {
+      if (connectionInfo) handle.setConnectionInfo(connectionInfo);
+      return handle;
+    }
     handle = new SocketHandle(sid, this.#native, this.#contexts);
+    if (connectionInfo) handle.setConnectionInfo(connectionInfo);
     if (!fromConnectNotice && this.#native.rooms(sid) === null) {
       handle.markDisconnected();
       return handle;
@@ -145,12 +149,13 @@ class SocketEvents {
 
   /**
    * Dispatcher: `(kind, sid, reason)` from Rust, in order for each connection. Kinds:
-   * `connect`; `disconnect` (reason: socket.io's); `event-timeout` (reason: the event whose
-   * `onEvent` handler outlived `eventTimeoutMs`); `gone` (the connection's state is dropped).
+   * `connect` (reason: the connection info as JSON); `disconnect` (reason: socket.io's);
+   * `event-timeout` (reason: the event whose `onEvent` handler outlived `eventTimeoutMs`);
+   * `gone` (the connection's state is dropped).
    */
   socketNotice = (kind, sid, reason) => {
     if (kind === 'connect') {
-      this.#handle(sid, true);
+      this.#handle(sid, true, reason ? JSON.parse(reason) : undefined);
     } else if (kind === 'disconnect') {
       this.#gone(sid, reason ?? 'transport close');
     } else if (kind === 'event-timeout') {

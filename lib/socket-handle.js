@@ -35,6 +35,7 @@ class SocketHandle {
   #native;
   #contexts;
   #connected = true;
+  #connectionInfo = Object.freeze({ ip: null, userAgent: null });
 
   /** @internal */
   constructor(id, native, contexts) {
@@ -46,6 +47,16 @@ class SocketHandle {
   /** The connection's auth context (`{ user, session, roles }`). */
   get auth() {
     return this.#contexts.get(this.id);
+  }
+
+  /** Where the connection comes from: `{ ip, userAgent }` (the direct peer's IP; `null` when unknown). */
+  get connectionInfo() {
+    return this.#connectionInfo;
+  }
+
+  /** @internal From the connect notice. */
+  setConnectionInfo({ ip = null, userAgent = null } = {}) {
+    this.#connectionInfo = Object.freeze({ ip, userAgent });
   }
 
   /** Whether the connection is still open. */

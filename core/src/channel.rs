@@ -2,6 +2,11 @@
 
 use crate::errors::ChannelNameError;
 
+/// Longest channel name (`category:id`) in bytes, by default: the default of
+/// [`crate::config::Config::max_channel_name_len`], and the limit the JS layer's
+/// `ServerChannel` checks categories against (exported by the binding).
+pub const DEFAULT_MAX_CHANNEL_NAME_LEN: usize = 256;
+
 /// A validated channel name, split into its category and id.
 ///
 /// The id is everything after the first `:` and may itself contain `:`

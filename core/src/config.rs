@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use crate::{protocol::DEFAULT_PATH, recovery::RecoveryConfig};
+use crate::{
+    channel::DEFAULT_MAX_CHANNEL_NAME_LEN, protocol::DEFAULT_PATH, recovery::RecoveryConfig,
+};
 
 /// Which origins may talk to the server over HTTP (long-polling, preflight) and WebSocket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,7 +175,7 @@ impl Default for Config {
             max_pending_hook_calls: 1024,
             max_connect_attempts: 5,
             ws_read_buffer_size: 1024,
-            max_channel_name_len: 256,
+            max_channel_name_len: DEFAULT_MAX_CHANNEL_NAME_LEN,
             max_token_len: 8192,
             max_channels_per_socket: 1000,
             max_pending_joins_per_socket: 32,

@@ -8,7 +8,7 @@ use crate::{
     access::{self, Requested},
     client::{AckReply, Client},
     errors::{AuthError, JoinError},
-    hooks::SocketNotice,
+    hooks::{ConnectionInfo, SocketNotice},
     metrics::{Dropped, Transport},
     payload::Payload,
     protocol::{JOIN_CHANNEL, LEAVE_CHANNEL, PUBLISH},
@@ -69,10 +69,10 @@ pub fn abandoned(shared: &Shared, sid: &str) {
     }
 }
 
-/// The engine has acknowledged socket `sid`'s CONNECT.
-pub fn connected(shared: &Shared, sid: &str) {
+/// The engine has acknowledged socket `sid`'s CONNECT, on a connection from `info`.
+pub fn connected(shared: &Shared, sid: &str, info: ConnectionInfo) {
     if shared.wants_notices() {
-        shared.policy.notice(sid, SocketNotice::Connected);
+        shared.policy.notice(sid, SocketNotice::Connected(info));
     }
 }
 

@@ -62,11 +62,23 @@ pub trait AppHooks: Send + Sync + 'static {
     fn local_members(&self, channel: String) -> HookFuture<Option<String>>;
 }
 
+/// Where a connection comes from, as the app's method context shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnectionInfo {
+    /// The peer's IP address (the direct peer: a proxy's, behind one).
+    pub ip: Option<String>,
+    /// The `User-Agent` of the request that opened the connection (at most 256 bytes).
+    pub user_agent: Option<String>,
+}
+
+/// Longest `User-Agent` kept for [`ConnectionInfo`].
+pub const MAX_USER_AGENT_LEN: usize = 256;
+
 /// A connection's life event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SocketNotice {
-    /// Authenticated and about to be acknowledged.
-    Connected,
+    /// Authenticated and acknowledged, from where.
+    Connected(ConnectionInfo),
     /// Gone, with socket.io's reason text.
     Disconnected(String),
     /// An `onEvent` handler for this event did not settle within the event timeout; no ack

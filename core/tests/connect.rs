@@ -4,7 +4,10 @@
 mod fixture;
 
 use fixture::{eventually, Frame, TestHooks, TestServer};
-use modelence_ws_core::config::Config;
+use modelence_ws_core::{
+    config::Config,
+    hooks::{ConnectionInfo, SocketNotice},
+};
 
 fn authenticating() -> (Config, TestHooks) {
     let config = Config { authenticate: true, ..Config::default() };
@@ -79,4 +82,16 @@ async fn heartbeat_pings_reach_the_client() {
     let server = TestServer::start(config, TestHooks::default()).await;
     let (mut client, _) = server.connected("").await;
     assert_eq!(client.frame().await, Some(Frame::Text("2".into())));
+}
+
+#[tokio::test]
+async fn the_app_learns_where_a_connection_comes_from() {
+    let server = TestServer::start(Config::default(), TestHooks::default()).await;
+    server.server.set_socket_notices(true);
+    let (_client, sid) = server.connected("").await;
+    fixture::eventually("the connect notice", || !server.hooks.notices.lock().unwrap().is_empty())
+        .await;
+    let expected =
+        ConnectionInfo { ip: Some("127.0.0.1".into()), user_agent: Some("fixture/1.0".into()) };
+    assert_eq!(server.hooks.notices.lock().unwrap()[0], (sid, SocketNotice::Connected(expected)));
 }

@@ -204,7 +204,10 @@ impl AppHooks for JsHooks {
     fn socket_notice(&self, sid: String, notice: SocketNotice) {
         let Some(callback) = &self.socket_notice else { return };
         let args = match notice {
-            SocketNotice::Connected => ("connect".to_owned(), sid, None),
+            SocketNotice::Connected(info) => {
+                let info = serde_json::json!({ "ip": info.ip, "userAgent": info.user_agent });
+                ("connect".to_owned(), sid, Some(info.to_string()))
+            }
             SocketNotice::Disconnected(reason) => ("disconnect".to_owned(), sid, Some(reason)),
             SocketNotice::EventTimedOut(event) => ("event-timeout".to_owned(), sid, Some(event)),
         };

@@ -8,11 +8,16 @@ use napi_derive::napi;
 use crate::{
     binding::errors::invalid_arg,
     core::{
-        channel::validate_category,
+        channel::{validate_category, DEFAULT_MAX_CHANNEL_NAME_LEN},
         config::{ChannelSpec, Config, CorsPolicy, PresenceTiming, Transports},
         recovery::RecoveryConfig,
     },
 };
+
+/// Longest channel name (`category:id`) in bytes: the core's rule, which `ServerChannel`
+/// checks categories against before any server exists.
+#[napi]
+pub const MAX_CHANNEL_NAME_BYTES: u32 = DEFAULT_MAX_CHANNEL_NAME_LEN as u32;
 
 /// A channel category the server accepts joins for.
 #[napi(object, js_name = "NativeChannelSpec")]

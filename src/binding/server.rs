@@ -34,6 +34,8 @@ pub struct JsForwardedRequest {
     pub raw_headers: Vec<String>,
     /// The request body.
     pub body: Buffer,
+    /// The client's IP address (Node's `req.socket.remoteAddress`), when known.
+    pub remote_address: Option<String>,
 }
 
 /// The answer to a [`JsForwardedRequest`].
@@ -148,8 +150,13 @@ impl JsNativeServer {
     /// Attach mode: answers one HTTP request Node received under the server's path.
     #[napi(catch_unwind)]
     pub async fn forward(&self, request: JsForwardedRequest) -> napi::Result<JsForwardedResponse> {
+        let peer = request
+            .remote_address
+            .as_deref()
+            .and_then(|ip| ip.parse::<std::net::IpAddr>().ok())
+            .map(|ip| ip.to_canonical());
         let request = build_request(request)?;
-        let response = self.server.forward(request).await.map_err(serve_error)?;
+        let response = self.server.forward(request, peer).await.map_err(serve_error)?;
         let (parts, body) = response.into_parts();
         let mut headers = Vec::with_capacity(parts.headers.len() * 2);
         for (name, value) in &parts.headers {

@@ -21,6 +21,7 @@ use crate::{
     client::{cut_off_slow, AckReply, Client},
     dispatch::{self, Dispatched},
     errors::AuthError,
+    hooks::ConnectionInfo,
     metrics::Transport,
     native::{
         client::{NativeAck, NativeClient},
@@ -56,6 +57,8 @@ struct Connection {
     flows: JoinSet<()>,
     /// Whether the client sent a CONNECT (so the app may hold state for it).
     tried_to_connect: bool,
+    /// Where the connection comes from, until the app has been told (at the first connect).
+    info: Option<ConnectionInfo>,
 }
 
 enum Read {
@@ -71,6 +74,7 @@ pub async fn serve(
     socket: Arc<NativeSocket>,
     accept: String,
     early: Bytes,
+    info: ConnectionInfo,
 ) {
     let config = &engine.shared.config;
     let mut hello = crate::native::handshake::switching_protocols(&accept);
@@ -86,6 +90,7 @@ pub async fn serve(
         protocol: Protocol::new(config, Instant::now()),
         flows: JoinSet::new(),
         tried_to_connect: false,
+        info: Some(info),
         pid: None,
         engine,
         socket,
@@ -281,7 +286,8 @@ impl Connection {
                     let _ =
                         self.socket.send_all(&restore::denied_reply(&room, self.socket.position()));
                 }
-                dispatch::connected(&shared, &sid);
+                let info = self.info.take().unwrap_or_default();
+                dispatch::connected(&shared, &sid, info);
                 return;
             }
         }
@@ -298,7 +304,8 @@ impl Connection {
             self.socket.begin_close(CloseReason::TransportError);
             return;
         }
-        dispatch::connected(&self.engine.shared, sid);
+        let info = self.info.take().unwrap_or_default();
+        dispatch::connected(&self.engine.shared, sid, info);
     }
 
     /// Flushes what is queued, sends the close frame, and waits (briefly) for the client to

@@ -9,7 +9,7 @@
 use base64::Engine as _;
 use sha1::{Digest, Sha1};
 
-use crate::config::CorsPolicy;
+use crate::{config::CorsPolicy, hooks::MAX_USER_AGENT_LEN};
 
 /// The GUID every websocket server appends to the client's key (RFC 6455 §1.3).
 const WEBSOCKET_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -24,6 +24,8 @@ pub struct NativeUpgrade {
     pub head_len: usize,
     /// The `Sec-WebSocket-Accept` value.
     pub accept: String,
+    /// The request's `User-Agent`, when it is short enough to keep.
+    pub user_agent: Option<String>,
 }
 
 /// Where a complete request head ends in `buf` (after its blank line), if it has arrived.
@@ -84,7 +86,10 @@ pub fn native_upgrade(head: &[u8], path: &str, cors: &CorsPolicy) -> Option<Nati
         }
     }
     let key = header(headers, "sec-websocket-key").filter(|k| !k.is_empty())?;
-    Some(NativeUpgrade { head_len, accept: accept_key(key) })
+    let user_agent = header(headers, "user-agent")
+        .filter(|ua| ua.len() <= MAX_USER_AGENT_LEN)
+        .map(str::to_owned);
+    Some(NativeUpgrade { head_len, accept: accept_key(key), user_agent })
 }
 
 /// `Sec-WebSocket-Accept` for the client's `Sec-WebSocket-Key`.

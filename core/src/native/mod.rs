@@ -32,6 +32,7 @@ use crate::{
     broadcast::Broadcast,
     client::{cut_off_slow, Client},
     engine::{Engine, EngineFuture},
+    hooks::ConnectionInfo,
     shared::Shared,
 };
 pub use client::NativeClient;
@@ -72,7 +73,9 @@ impl NativeEngine {
             QueueLimits { frames: config.max_buffered_packets, bytes: config.max_buffered_bytes };
         let socket = Arc::new(NativeSocket::new(self.registry.next_key(), stream, limits));
         let early = head.slice(upgrade.head_len.min(head.len())..);
-        conn::serve(self.clone(), socket, upgrade.accept, early)
+        let ip = socket.stream().peer_addr().ok().map(|addr| addr.ip().to_canonical().to_string());
+        let info = ConnectionInfo { ip, user_agent: upgrade.user_agent };
+        conn::serve(self.clone(), socket, upgrade.accept, early, info)
     }
 
     fn client(&self, socket: &Arc<NativeSocket>) -> NativeClient {

@@ -108,7 +108,8 @@ impl Server {
                 return;
             }
         }
-        self.serve_io(stream, head);
+        let peer = stream.peer_addr().ok().map(|addr| addr.ip().to_canonical());
+        self.serve_io(stream, peer, head);
     }
 
     /// Attach mode on Unix: takes over a TCP connection whose request head Node already read.
@@ -130,22 +131,27 @@ impl Server {
         I: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     {
         self.ensure_open()?;
-        self.serve_io(io, prefix);
+        self.serve_io(io, None, prefix);
         Ok(())
     }
 
-    fn serve_io<I>(&self, io: I, prefix: Bytes)
+    fn serve_io<I>(&self, io: I, peer: Option<std::net::IpAddr>, prefix: Bytes)
     where
         I: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     {
-        self.sio.serve_io(io, prefix, &self.tasks, &self.runtime, self.shutdown.clone());
+        self.sio.serve_io(io, peer, prefix, &self.tasks, &self.runtime, self.shutdown.clone());
     }
 
-    /// Attach mode: answers one HTTP request (long-polling, handshake) that Node received.
-    pub async fn forward(&self, req: Request<Full<Bytes>>) -> Result<Response<Bytes>, ServeError> {
+    /// Attach mode: answers one HTTP request (long-polling, handshake) that Node received
+    /// from `peer`.
+    pub async fn forward(
+        &self,
+        req: Request<Full<Bytes>>,
+        peer: Option<std::net::IpAddr>,
+    ) -> Result<Response<Bytes>, ServeError> {
         self.ensure_open()?;
         tokio::select! {
-            res = self.sio.answer(req) => Ok(res),
+            res = self.sio.answer(req, peer) => Ok(res),
             // A long-poll still waiting after every socket was closed has nothing more to get.
             _ = self.finished.cancelled() => Err(ServeError::Closed),
         }

@@ -17,10 +17,14 @@ use crate::{
     client::{AckReply, AckSink, Client},
     dispatch::{self, Dispatched},
     errors::AuthError,
+    hooks::{ConnectionInfo, MAX_USER_AGENT_LEN},
     metrics::{Metrics, Transport},
     payload::Payload,
     shared::Shared,
-    sio::client::{SioAck, SioClient},
+    sio::{
+        client::{SioAck, SioClient},
+        http::PeerAddr,
+    },
     socket_state::SocketState,
 };
 
@@ -67,7 +71,15 @@ pub async fn on_connect(
 
 /// Runs once socketioxide has acknowledged the CONNECT.
 pub async fn on_connected(shared: Arc<Shared>, socket: SocketRef) {
-    dispatch::connected(&shared, &socket.id.to_string());
+    let user_agent = socket
+        .req_parts()
+        .headers
+        .get(http::header::USER_AGENT)
+        .and_then(|ua| ua.to_str().ok())
+        .filter(|ua| ua.len() <= MAX_USER_AGENT_LEN)
+        .map(str::to_owned);
+    let ip = socket.req_parts().extensions.get::<PeerAddr>().map(|peer| peer.0.to_string());
+    dispatch::connected(&shared, &socket.id.to_string(), ConnectionInfo { ip, user_agent });
 }
 
 async fn on_event(

@@ -23,6 +23,11 @@ use crate::{
 #[derive(Clone, Debug)]
 pub struct ConnectionKill(pub Arc<KillSwitch>);
 
+/// The peer address of the connection a session was opened on (for the app's connection
+/// info), stored in the request's extensions like [`ConnectionKill`].
+#[derive(Clone, Copy, Debug)]
+pub struct PeerAddr(pub std::net::IpAddr);
+
 /// Response body: the Socket.IO service's own, or a short one of ours.
 pub type EntryBody = BoxBody<Bytes, Infallible>;
 
@@ -33,6 +38,7 @@ pub struct HttpEntry {
     cors: Arc<CorsPolicy>,
     first_pings: Arc<FirstPings>,
     kill: Option<Arc<KillSwitch>>,
+    peer: Option<PeerAddr>,
 }
 
 impl HttpEntry {
@@ -44,12 +50,12 @@ impl HttpEntry {
         ping_interval: std::time::Duration,
     ) -> Self {
         let first_pings = Arc::new(FirstPings::new(ping_interval));
-        Self { sio, cors: Arc::new(cors), first_pings, kill: None }
+        Self { sio, cors: Arc::new(cors), first_pings, kill: None, peer: None }
     }
 
     /// The same entry, tagging requests with the kill switch of one connection.
-    pub fn for_connection(&self, kill: Arc<KillSwitch>) -> Self {
-        Self { kill: Some(kill), ..self.clone() }
+    pub fn for_connection(&self, kill: Arc<KillSwitch>, peer: Option<PeerAddr>) -> Self {
+        Self { kill: Some(kill), peer, ..self.clone() }
     }
 }
 
@@ -158,6 +164,9 @@ where
         // mode) were built from owned copies already, and later polling requests are not kept.
         if let Some(kill) = &self.kill {
             req.extensions_mut().insert(ConnectionKill(kill.clone()));
+            if let Some(peer) = self.peer {
+                req.extensions_mut().insert(peer);
+            }
             if opens_session(&req) {
                 own_request_head(&mut req);
             }

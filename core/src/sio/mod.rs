@@ -88,11 +88,12 @@ impl SioEngine {
         Self { io, closing, entry, connections: Mutex::new(Vec::new()), metrics }
     }
 
-    /// Serves HTTP/1 (with upgrades) on any byte stream, after replaying `prefix`, as a task
-    /// of `tasks` that ends when `shutdown` fires.
+    /// Serves HTTP/1 (with upgrades) on any byte stream from `peer`, after replaying
+    /// `prefix`, as a task of `tasks` that ends when `shutdown` fires.
     pub fn serve_io<I>(
         &self,
         io: I,
+        peer: Option<std::net::IpAddr>,
         prefix: Bytes,
         tasks: &TaskTracker,
         runtime: &tokio::runtime::Handle,
@@ -102,7 +103,7 @@ impl SioEngine {
     {
         let kill = Arc::new(KillSwitch::default());
         self.track(&kill);
-        let entry = self.entry.for_connection(kill.clone());
+        let entry = self.entry.for_connection(kill.clone(), peer.map(http::PeerAddr));
         let io = TokioIo::new(ClientIo::new(io, prefix, kill, self.metrics.clone()));
         let serve = async move {
             let conn = http1::Builder::new()
@@ -133,9 +134,16 @@ impl SioEngine {
         connections.push(Arc::downgrade(kill));
     }
 
-    /// Answers one HTTP request (attach mode: long-polling, handshake) that Node received;
-    /// its bytes both ways are counted.
-    pub async fn answer(&self, req: ::http::Request<Full<Bytes>>) -> ::http::Response<Bytes> {
+    /// Answers one HTTP request (attach mode: long-polling, handshake) that Node received
+    /// from `peer`; its bytes both ways are counted.
+    pub async fn answer(
+        &self,
+        mut req: ::http::Request<Full<Bytes>>,
+        peer: Option<std::net::IpAddr>,
+    ) -> ::http::Response<Bytes> {
+        if let Some(peer) = peer {
+            req.extensions_mut().insert(http::PeerAddr(peer));
+        }
         if let Some(size) = hyper::body::Body::size_hint(req.body()).exact() {
             self.metrics.received(usize::try_from(size).unwrap_or(usize::MAX));
         }
