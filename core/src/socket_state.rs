@@ -5,7 +5,7 @@
 use std::{
     sync::{
         atomic::{AtomicUsize, Ordering},
-        Arc, Mutex, MutexGuard,
+        Arc, Mutex, MutexGuard, Weak,
     },
     time::Instant,
 };
@@ -44,8 +44,8 @@ impl TokenBucket {
 /// State kept per connected socket. When it is dropped (the socket is gone, normally or
 /// mid-handshake), the app is told to forget the connection.
 pub struct SocketState {
-    pending_joins: Arc<AtomicUsize>,
-    inflight_events: Arc<AtomicUsize>,
+    pending_joins: AtomicUsize,
+    inflight_events: AtomicUsize,
     joining: Mutex<()>,
     channel_budget: Mutex<TokenBucket>,
     _forget: Option<Forget>,
@@ -66,8 +66,8 @@ impl SocketState {
         counted: Option<ConnectionGauge>,
     ) -> Self {
         Self {
-            pending_joins: Arc::default(),
-            inflight_events: Arc::default(),
+            pending_joins: AtomicUsize::new(0),
+            inflight_events: AtomicUsize::new(0),
             joining: Mutex::new(()),
             channel_budget: Mutex::new(TokenBucket::new(channel_ops_per_second)),
             _forget: forget,
@@ -86,13 +86,20 @@ impl SocketState {
     }
 
     /// Reserves one of `limit` slots for a join awaiting its access check; `None` when full.
-    pub fn reserve_pending_join(&self, limit: usize) -> Option<Slot> {
-        Slot::reserve(&self.pending_joins, limit)
+    pub fn reserve_pending_join(self: &Arc<Self>, limit: usize) -> Option<Slot> {
+        Slot::reserve(self, Budget::PendingJoins, limit)
     }
 
     /// Reserves one of `limit` slots for an app event or publish awaiting JS; `None` when full.
-    pub fn reserve_event(&self, limit: usize) -> Option<Slot> {
-        Slot::reserve(&self.inflight_events, limit)
+    pub fn reserve_event(self: &Arc<Self>, limit: usize) -> Option<Slot> {
+        Slot::reserve(self, Budget::InflightEvents, limit)
+    }
+
+    fn counter(&self, budget: Budget) -> &AtomicUsize {
+        match budget {
+            Budget::PendingJoins => &self.pending_joins,
+            Budget::InflightEvents => &self.inflight_events,
+        }
     }
 
     /// App events and publishes of this socket waiting for JS.
@@ -101,20 +108,31 @@ impl SocketState {
     }
 }
 
-/// One reserved place under a per-socket cap, released on drop.
-pub struct Slot(Arc<AtomicUsize>);
+/// Which per-socket cap a [`Slot`] counts against.
+#[derive(Debug, Clone, Copy)]
+enum Budget {
+    PendingJoins,
+    InflightEvents,
+}
+
+/// One reserved place under a per-socket cap, released on drop. It holds the state weakly:
+/// a flow still waiting on the app never delays what the socket's end sets off (the app
+/// forgetting it, the connections gauge).
+pub struct Slot(Weak<SocketState>, Budget);
 
 impl Slot {
-    fn reserve(counter: &Arc<AtomicUsize>, limit: usize) -> Option<Self> {
-        let previous = counter.fetch_add(1, Ordering::AcqRel);
-        let slot = Slot(counter.clone());
+    fn reserve(state: &Arc<SocketState>, budget: Budget, limit: usize) -> Option<Self> {
+        let previous = state.counter(budget).fetch_add(1, Ordering::AcqRel);
+        let slot = Slot(Arc::downgrade(state), budget);
         (previous < limit).then_some(slot)
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        if let Some(state) = self.0.upgrade() {
+            state.counter(self.1).fetch_sub(1, Ordering::AcqRel);
+        }
     }
 }
 
@@ -137,7 +155,7 @@ mod tests {
 
     #[test]
     fn slots_are_capped_and_released_on_drop() {
-        let state = SocketState::new(None, 10, None);
+        let state = Arc::new(SocketState::new(None, 10, None));
         let held: Vec<Slot> = (0..3).filter_map(|_| state.reserve_event(3)).collect();
         assert_eq!(held.len(), 3);
         assert!(state.reserve_event(3).is_none());

@@ -13,14 +13,16 @@ use crate::{native::socket::NativeSocket, recovery::Recovery};
 
 type Members = HashMap<u64, Arc<NativeSocket>>;
 
-/// Every open native connection, the ones with a socket id by id, and every room with at
-/// least one native member.
+/// Every open native connection (by key until its first CONNECT gives it a socket id, by id
+/// from then on) and every room with at least one native member.
 #[derive(Default)]
 pub struct Registry {
     /// Where join offsets come from, when recovery is on.
     history: Option<Arc<Recovery>>,
     next_key: AtomicU64,
+    /// Connections without a socket id yet.
     open: RwLock<Members>,
+    /// Connections with a socket id.
     by_id: RwLock<HashMap<Box<str>, Arc<NativeSocket>>>,
     rooms: RwLock<HashMap<Box<str>, Members>>,
 }
@@ -49,9 +51,11 @@ impl Registry {
         write(&self.open).insert(socket.key, socket);
     }
 
-    /// Makes a socket that got its id findable by it.
+    /// Makes a socket that got its id findable by it (it is then tracked by id only: one
+    /// map entry per connected socket).
     pub fn register_id(&self, socket: &Arc<NativeSocket>) {
         write(&self.by_id).insert(socket.id().into(), socket.clone());
+        write(&self.open).remove(&socket.key);
     }
 
     /// Forgets a connection that has ended and takes it out of every room.
@@ -89,7 +93,9 @@ impl Registry {
 
     /// Every open connection.
     pub fn all(&self) -> Vec<Arc<NativeSocket>> {
-        read(&self.open).values().cloned().collect()
+        let mut all: Vec<_> = read(&self.open).values().cloned().collect();
+        all.extend(read(&self.by_id).values().cloned());
+        all
     }
 
     /// Adds `socket` to `room`.
