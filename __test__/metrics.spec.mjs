@@ -35,6 +35,8 @@ const FAMILY_TYPES = {
   modelence_ws_dropped_total: 'counter',
   modelence_ws_hook_duration_seconds: 'histogram',
   modelence_ws_hook_timeouts_total: 'counter',
+  modelence_ws_recoveries_total: 'counter',
+  modelence_ws_recovery_replayed_total: 'counter',
   modelence_ws_cluster_peers: 'gauge',
   process_resident_memory_bytes: 'gauge',
   process_cpu_seconds_total: 'counter',
@@ -43,9 +45,13 @@ const FAMILY_TYPES = {
 };
 
 /** The only values each label may take (bounded sets; `category` is completed per server). */
+/** The results a join may end with. */
+const JOIN_RESULTS = ['ok', 'denied', 'invalid', 'timeout', 'rate_limited', 'error'];
+
 const LABEL_VALUES = {
   transport: ['websocket', 'polling'],
-  result: ['ok', 'denied', 'invalid', 'timeout', 'rate_limited', 'error'],
+  // joins' results, then recoveries' results
+  result: [...JOIN_RESULTS, 'recovered', 'expired', 'gap'],
   hook: ['authenticate', 'access_check', 'on_event', 'on_publish', 'presence'],
   reason: [
     'transport close',
@@ -111,7 +117,7 @@ function assertWellFormed(parsed, categories) {
 /** Joins by result for `category`, as the metrics count them. */
 function joins(parsed, category) {
   return Object.fromEntries(
-    LABEL_VALUES.result.map((result) => [result, sample(parsed, 'modelence_ws_joins_total', { category, result })]),
+    JOIN_RESULTS.map((result) => [result, sample(parsed, 'modelence_ws_joins_total', { category, result })]),
   );
 }
 
@@ -175,7 +181,7 @@ for (const mode of ['attach', 'standalone']) {
     assert.equal(sample(after, 'modelence_ws_connections', { transport: 'polling' }), P);
     assert.equal(sample(after, 'modelence_ws_channels'), 1, 'only chat:1 has members');
 
-    const expected = Object.fromEntries([...categories, 'unknown'].map((c) => [c, Object.fromEntries(LABEL_VALUES.result.map((r) => [r, 0]))]));
+    const expected = Object.fromEntries([...categories, 'unknown'].map((c) => [c, Object.fromEntries(JOIN_RESULTS.map((r) => [r, 0]))]));
     expected.chat.ok = N + P;
     for (const [category, result] of Object.values(refusals)) expected[category][result] += 1;
     for (const category of [...categories, 'unknown']) assert.deepEqual(joins(after, category), expected[category], category);

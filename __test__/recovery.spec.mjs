@@ -27,7 +27,7 @@ async function setup(t, { window = 5000, allowed = () => true } = {}) {
 }
 
 test('a reset connection recovers its channel and every missed broadcast, in order, once', async (t) => {
-  const { ticks, proxy } = await setup(t);
+  const { server, ticks, proxy } = await setup(t);
   const socket = recoveringClient(t, proxy.url);
   const received = [];
   socket.on('ticks', (n) => received.push(n));
@@ -60,6 +60,7 @@ test('a reset connection recovers its channel and every missed broadcast, in ord
     Array.from({ length: n }, (_, i) => i + 1),
   );
   assert.equal(joins, 1, 'no joinChannel after the recovered reconnect');
+  assert.deepEqual((await server.stats()).recoveries, { recovered: 1, expired: 0, gap: 0 });
 });
 
 test('a client away longer than the window is not recovered', async (t) => {

@@ -337,7 +337,7 @@ export type WebsocketStats = {
   /** Hook calls that did not settle in time, by hook. */
   hookTimeouts: Record<MeasuredHook, number>;
   /** Other instances heard from recently (through the adapter). */
-  clusterPeers: number;
+  clusterPeers: number; recoveries: Record<'recovered' | 'expired' | 'gap', number>; replayed: number;
 };
 
 /** Options of `startWebsocketServer`. Pass `httpServer` (attach mode) or `port` (standalone). */

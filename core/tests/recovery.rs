@@ -61,6 +61,9 @@ async fn a_dropped_client_gets_its_channels_and_missed_broadcasts_back() {
     broadcast(&server, 5).await;
     assert_eq!(client.text().await.unwrap(), r#"42["news",5,"5"]"#);
     assert_eq!(server.server.rooms(&sid), Some(vec!["news:1".to_owned()]));
+    let metrics = server.server.metrics_text().await;
+    assert!(metrics.contains("modelence_ws_recoveries_total{result=\"recovered\"} 1\n"));
+    assert!(metrics.contains("modelence_ws_recovery_replayed_total 2\n"));
 }
 
 #[tokio::test]
@@ -75,6 +78,8 @@ async fn a_session_past_its_window_is_not_recovered() {
     assert_ne!(new_sid, sid);
     assert_ne!(pid_of(&new_ack), pid_of(&ack));
     assert_eq!(server.server.rooms(&new_sid), Some(vec![]));
+    let metrics = server.server.metrics_text().await;
+    assert!(metrics.contains("modelence_ws_recoveries_total{result=\"expired\"} 1\n"));
 }
 
 #[tokio::test]

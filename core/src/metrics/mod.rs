@@ -126,6 +126,30 @@ const REASONS: [&str; 10] = [
     "other",
 ];
 
+/// How a CONNECT that asked to recover a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecoveryResult {
+    /// The session came back with what it missed.
+    Recovered,
+    /// No such session (never saved, already used, or past the window).
+    Expired,
+    /// The session's position fell out of the history.
+    Gap,
+}
+
+impl RecoveryResult {
+    const ALL: [RecoveryResult; 3] =
+        [RecoveryResult::Recovered, RecoveryResult::Expired, RecoveryResult::Gap];
+
+    fn label(self) -> &'static str {
+        match self {
+            RecoveryResult::Recovered => "recovered",
+            RecoveryResult::Expired => "expired",
+            RecoveryResult::Gap => "gap",
+        }
+    }
+}
+
 /// Why something was dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dropped {
@@ -158,6 +182,8 @@ pub struct Metrics {
     hook_timeouts: [AtomicU64; Hook::ALL.len()],
     adapter_published: AtomicU64,
     adapter_received: AtomicU64,
+    recoveries: [AtomicU64; RecoveryResult::ALL.len()],
+    replayed: AtomicU64,
 }
 
 fn add(counter: &AtomicU64, n: u64) {
@@ -185,6 +211,8 @@ impl Metrics {
             hook_timeouts: Default::default(),
             adapter_published: AtomicU64::new(0),
             adapter_received: AtomicU64::new(0),
+            recoveries: Default::default(),
+            replayed: AtomicU64::new(0),
         }
     }
 
@@ -269,6 +297,12 @@ impl Metrics {
     /// A message from another instance arrived through the adapter.
     pub fn adapter_received(&self) {
         add(&self.adapter_received, 1);
+    }
+
+    /// A CONNECT asked to recover a session and ended so, replaying `replayed` broadcasts.
+    pub fn recovery(&self, result: RecoveryResult, replayed: usize) {
+        add(&self.recoveries[result as usize], 1);
+        add(&self.replayed, replayed as u64);
     }
 
     /// Clients cut off as slow consumers so far.

@@ -4,7 +4,9 @@ use std::{fmt::Write, sync::atomic::Ordering};
 
 use serde_json::{json, Map, Value};
 
-use super::{process, Hook, JoinResult, Metrics, Transport, REASONS, UNKNOWN_CATEGORY};
+use super::{
+    process, Hook, JoinResult, Metrics, RecoveryResult, Transport, REASONS, UNKNOWN_CATEGORY,
+};
 
 /// Prefix of every metric of this server.
 const PREFIX: &str = "modelence_ws_";
@@ -118,6 +120,23 @@ impl Metrics {
             let n = load(&self.hook_timeouts[hook as usize]);
             let _ = writeln!(out, "{PREFIX}hook_timeouts_total{{hook=\"{}\"}} {n}", hook.label());
         }
+        header(
+            &mut out,
+            "recoveries_total",
+            "counter",
+            "Connection recoveries asked for, by result.",
+        );
+        for result in RecoveryResult::ALL {
+            let n = load(&self.recoveries[result as usize]);
+            let _ = writeln!(out, "{PREFIX}recoveries_total{{result=\"{}\"}} {n}", result.label());
+        }
+        header(
+            &mut out,
+            "recovery_replayed_total",
+            "counter",
+            "Broadcasts replayed to recovered sessions.",
+        );
+        let _ = writeln!(out, "{PREFIX}recovery_replayed_total {}", load(&self.replayed));
         header(&mut out, "cluster_peers", "gauge", "Other instances heard from recently.");
         let _ = writeln!(out, "{PREFIX}cluster_peers {}", snapshot.cluster_peers);
         process::render(&mut out);
@@ -161,6 +180,11 @@ impl Metrics {
                 .map(|h| (h.label().to_owned(), load(&self.hook_timeouts[*h as usize]).into()))
                 .collect::<Map<String, Value>>(),
             "clusterPeers": snapshot.cluster_peers,
+            "recoveries": RecoveryResult::ALL
+                .iter()
+                .map(|r| (r.label().to_owned(), load(&self.recoveries[*r as usize]).into()))
+                .collect::<Map<String, Value>>(),
+            "replayed": load(&self.replayed),
         })
     }
 }

@@ -22,7 +22,7 @@ use crate::{
     dispatch::{self, Dispatched},
     errors::AuthError,
     hooks::ConnectionInfo,
-    metrics::Transport,
+    metrics::{RecoveryResult, Transport},
     native::{
         client::{NativeAck, NativeClient},
         frame, packet,
@@ -274,12 +274,14 @@ impl Connection {
             return;
         };
         // A session is recovered under its old private id, with its old socket id.
+        let asked = request.pid.is_some();
         if let (Some(saved), Some(pid)) = (saved.filter(|s| *s.sid == *sid), request.pid) {
             let ack = self.protocol.accepted(&sid, Some(&pid));
             let offset = request.offset.as_deref();
-            if let Ok(denied) =
-                restore::restore(&self.engine, &recovery, &self.socket, saved, offset, ack).await
-            {
+            let restored =
+                restore::restore(&self.engine, &recovery, &self.socket, saved, offset, ack).await;
+            if let Ok((denied, replayed)) = restored {
+                shared.metrics.recovery(RecoveryResult::Recovered, replayed);
                 recovery.sessions.attach(&pid, &sid);
                 self.pid = Some(pid);
                 for room in denied {
@@ -290,6 +292,9 @@ impl Connection {
                 dispatch::connected(&shared, &sid, info);
                 return;
             }
+            shared.metrics.recovery(RecoveryResult::Gap, 0);
+        } else if asked {
+            shared.metrics.recovery(RecoveryResult::Expired, 0);
         }
         let pid = random_id();
         self.socket.set_position(recovery.history.current());

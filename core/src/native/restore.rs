@@ -54,8 +54,8 @@ pub async fn take_session(engine: &NativeEngine, recovery: &Recovery, pid: &str)
 /// Restores `saved` on `socket` (connected as `sid`): re-runs the access checks, rejoins the
 /// channels that still allow it, then writes the broadcasts missed since `offset` (with
 /// their offsets, in order) followed by `ack`, all under the history's lock. Returns the
-/// channels now denied; [`Gap`] (nothing joined, nothing written) when the position fell
-/// out of the history.
+/// channels now denied and how many broadcasts were replayed; [`Gap`] (nothing joined,
+/// nothing written) when the position fell out of the history.
 pub async fn restore(
     engine: &NativeEngine,
     recovery: &Recovery,
@@ -63,7 +63,7 @@ pub async fn restore(
     saved: Saved,
     offset: Option<&str>,
     ack: Bytes,
-) -> Result<Vec<Box<str>>, Gap> {
+) -> Result<(Vec<Box<str>>, usize), Gap> {
     let shared = &engine.shared;
     let mut allowed = Vec::with_capacity(saved.rooms.len());
     let mut denied = Vec::new();
@@ -108,7 +108,7 @@ pub async fn restore(
     }
     drop(history);
     tracing::debug!(sid = %socket.id(), replayed = missed.len(), "session recovered");
-    Ok(denied)
+    Ok((denied, missed.len()))
 }
 
 /// The `joinError` a restored channel that is now denied gets.
