@@ -55,8 +55,6 @@ struct Connection {
     pid: Option<String>,
     /// The connection's flows (joins, publishes, app events); detached when it ends.
     flows: JoinSet<()>,
-    /// Whether the client sent a CONNECT (so the app may hold state for it).
-    tried_to_connect: bool,
     /// Where the connection comes from, until the app has been told (at the first connect).
     info: Option<ConnectionInfo>,
 }
@@ -89,7 +87,6 @@ pub async fn serve(
     let mut conn = Connection {
         protocol: Protocol::new(config, Instant::now()),
         flows: JoinSet::new(),
-        tried_to_connect: false,
         info: Some(info),
         pid: None,
         engine,
@@ -247,7 +244,6 @@ impl Connection {
         request: RecoveryRequest,
     ) {
         let shared = self.engine.shared.clone();
-        self.tried_to_connect = true;
         let saved = match (&shared.recovery, request.pid.as_deref()) {
             (Some(recovery), Some(pid)) => restore::take_session(&self.engine, recovery, pid).await,
             _ => None,
@@ -378,7 +374,8 @@ impl Drop for Connection {
         self.socket.drop_acks();
         if self.socket.was_connected() {
             dispatch::disconnected(&self.engine.shared, self.socket.id(), reason.socket_io_name());
-        } else if self.tried_to_connect {
+        } else if self.client.is_some() {
+            // It sent a CONNECT (it has an id): the app may hold state for it.
             dispatch::abandoned(&self.engine.shared, self.socket.id());
         }
     }

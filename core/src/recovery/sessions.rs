@@ -74,16 +74,6 @@ impl Sessions {
         let kept = self.lock().remove(pid)?;
         (kept.at.elapsed() <= self.window).then_some(kept.saved)
     }
-
-    /// How many sessions are kept now.
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    /// Whether no session is kept.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 #[cfg(test)]
