@@ -202,7 +202,8 @@ function metricsPathOf(opts, enginePath) {
  * - `eventTimeoutMs` (default 10000): how long an `onEvent` handler may run; then no ack is
  *   sent and `onError` gets `MNW_EVENT_TIMEOUT`.
  * - `maxInflightEventsPerSocket` (default 16): app events and publishes of one socket waiting
- *   for JS; at the cap the server stops reading that socket.
+ *   for JS; at the cap the server stops reading that socket (long-polling sessions, which
+ *   cannot be paused, have up to `maxHttpBufferSize` bytes of events wait in line).
  * - `maxPendingHookCalls` (default 1024): JS hook calls in flight across the server; beyond
  *   it, producers wait.
  */

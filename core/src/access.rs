@@ -7,6 +7,7 @@ use serde::{
 use serde_json::{json, value::RawValue};
 
 use crate::{
+    call_order::Turn,
     channel::ChannelName,
     client::Client,
     errors::{ChannelNameError, JoinError},
@@ -109,9 +110,10 @@ fn join_result(error: &JoinError) -> JoinResult {
     }
 }
 
-/// Handles `joinChannel`: replies `joinedChannel` or `joinError { channel, error }`.
-pub async fn handle_join(shared: &Shared, socket: &Client, requested: Requested) {
-    match join(shared, socket, &requested).await {
+/// Handles `joinChannel`: replies `joinedChannel` or `joinError { channel, error }`. An
+/// access check runs in `turn`, its place in the socket's calls into the app.
+pub async fn handle_join(shared: &Shared, socket: &Client, requested: Requested, turn: Turn) {
+    match join(shared, socket, &requested, turn).await {
         Ok(Some(channel)) => {
             shared.metrics.join(Some(channel.category()), JoinResult::Ok);
             let _ = socket.emit(JOINED_CHANNEL, channel.as_str());
@@ -151,6 +153,7 @@ async fn join(
     shared: &Shared,
     socket: &Client,
     requested: &Requested,
+    turn: Turn,
 ) -> Result<Option<ChannelName>, JoinError> {
     let config = &shared.config;
     let name = match requested {
@@ -172,7 +175,10 @@ async fn join(
         let limit = config.max_pending_joins_per_socket;
         let _slot =
             state.reserve_pending_join(limit).ok_or(JoinError::TooManyPendingJoins { limit })?;
-        shared.policy.check_access(socket.id(), channel.category(), channel.id()).await?;
+        shared
+            .policy
+            .check_access(socket.id(), channel.category(), channel.id(), Some(turn))
+            .await?;
     }
 
     if !socket.connected() {

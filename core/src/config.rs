@@ -111,8 +111,9 @@ pub struct Config {
     /// hears of it. Default 10 s.
     pub event_timeout: Duration,
     /// App events and publishes of one socket that may wait for JS at once; at the cap the
-    /// native engine stops reading that socket (TCP backpressure), socketioxide's clients
-    /// are disconnected (they cannot be paused). Default 16.
+    /// native engine stops reading that socket (TCP backpressure); socketioxide's clients,
+    /// which cannot be paused, have further events wait in line, in order, up to
+    /// `max_payload` bytes of them, and are disconnected past that. Default 16.
     pub max_inflight_events_per_socket: usize,
     /// JS hook calls (authenticate, access checks, onEvent, onPublish, presence lookups) in
     /// flight across the server; further calls wait for one to finish, within their own

@@ -6,6 +6,7 @@ use std::{future::Future, pin::Pin, sync::Arc};
 
 use crate::{
     access::{self, Requested},
+    call_order::Turn,
     client::{AckReply, Client},
     errors::{AuthError, JoinError},
     hooks::{ConnectionInfo, SocketNotice},
@@ -14,7 +15,7 @@ use crate::{
     protocol::{JOIN_CHANNEL, LEAVE_CHANNEL, PUBLISH},
     publish,
     shared::Shared,
-    socket_state::SocketState,
+    socket_state::{QueuedEvent, Slot, SocketState},
 };
 
 /// A flow that waits on the app (an access check, `onPublish`, `onEvent`): the engine runs it
@@ -27,9 +28,9 @@ pub enum Dispatched {
     Done,
     /// A flow for the engine to run.
     Run(Flow),
-    /// The socket already has `max_inflight_events_per_socket` events waiting for JS. The
-    /// native engine never gets here (it stops reading first); socketioxide's clients,
-    /// which cannot be paused, are cut off.
+    /// The socket already has `max_inflight_events_per_socket` events waiting for JS and
+    /// `max_payload` bytes of events in line behind them. The native engine never gets here
+    /// (it stops reading first); socketioxide's clients, which cannot be paused, are cut off.
     Overloaded,
 }
 
@@ -92,7 +93,8 @@ pub fn has_event_room(shared: &Shared, client: &Client) -> bool {
 }
 
 /// Dispatches client event `event` with `args` from a connected socket; `reply` answers the
-/// client's ack request, if it made one.
+/// client's ack request, if it made one. Engines call it in the order events arrive: the
+/// calls into the app it sets off keep that order.
 pub fn event(
     shared: &Arc<Shared>,
     client: &Client,
@@ -111,9 +113,9 @@ pub fn event(
                 access::refuse(shared, client, &requested, &JoinError::JoinRateExceeded { limit });
                 return Dispatched::Done;
             }
-            let (shared, client) = (shared.clone(), client.clone());
+            let (shared, client, turn) = (shared.clone(), client.clone(), state.take_turn());
             Dispatched::Run(Box::pin(async move {
-                access::handle_join(&shared, &client, requested).await
+                access::handle_join(&shared, &client, requested, turn).await
             }))
         }
         LEAVE_CHANNEL => {
@@ -123,28 +125,25 @@ pub fn event(
             Dispatched::Done
         }
         PUBLISH => {
-            let Some(slot) = state.reserve_event(shared.config.max_inflight_events_per_socket)
-            else {
-                shared.metrics.dropped(Dropped::Overloaded);
+            let Some(slot) = event_slot(shared, &state, &args) else {
                 return Dispatched::Overloaded;
             };
-            let (shared, client) = (shared.clone(), client.clone());
+            let (shared, client, mut turn) = (shared.clone(), client.clone(), state.take_turn());
             Dispatched::Run(Box::pin(async move {
-                let _slot = slot;
-                publish::handle_publish(&shared, &client, args, reply).await
+                let _slot = slot.take(&mut turn).await;
+                publish::handle_publish(&shared, &client, (args, reply), turn).await
             }))
         }
         _ if shared.listens_to(event) => {
-            let Some(slot) = state.reserve_event(shared.config.max_inflight_events_per_socket)
-            else {
-                shared.metrics.dropped(Dropped::Overloaded);
+            let Some(slot) = event_slot(shared, &state, &args) else {
                 return Dispatched::Overloaded;
             };
             let (shared, client, event) = (shared.clone(), client.clone(), event.to_owned());
+            let mut turn = state.take_turn();
             Dispatched::Run(Box::pin(async move {
-                let _slot = slot;
-                let answer =
-                    shared.policy.on_event(client.id(), &event, args, reply.wanted()).await;
+                let _slot = slot.take(&mut turn).await;
+                let call = (args, reply.wanted());
+                let answer = shared.policy.on_event(client.id(), &event, call, turn).await;
                 if let Some(answer) = answer {
                     if let Err(error) = reply.send_args(&answer) {
                         tracing::debug!(sid = %client.id(), ?error, "acknowledgement not sent");
@@ -153,5 +152,44 @@ pub fn event(
             }))
         }
         _ => Dispatched::Done,
+    }
+}
+
+/// An app event's or publish's in-flight slot: held now, or once earlier events finish.
+enum EventSlot {
+    Held(Slot),
+    Queued(QueuedEvent),
+}
+
+impl EventSlot {
+    async fn take(self, turn: &mut Turn) -> Slot {
+        match self {
+            EventSlot::Held(slot) => slot,
+            EventSlot::Queued(queued) => queued.slot(turn).await,
+        }
+    }
+}
+
+/// A slot for one more event of `state` carrying `args`: at once under
+/// `max_inflight_events_per_socket` when none is in line, else in line while the events in line stay within
+/// `max_payload` bytes (one polling body's worth: only socketioxide's sessions, which
+/// cannot be paused, get there); `None`, counted, past both.
+fn event_slot(shared: &Shared, state: &Arc<SocketState>, args: &Payload) -> Option<EventSlot> {
+    let config = &shared.config;
+    let limit = config.max_inflight_events_per_socket;
+    // Events in line keep their order: a later one cannot take a slot ahead of them.
+    if !state.has_queued_events() {
+        if let Some(slot) = state.reserve_event(limit) {
+            return Some(EventSlot::Held(slot));
+        }
+    }
+    let bytes = args.json.len() + args.binary.iter().map(|b| b.len()).sum::<usize>();
+    let max_waiting = usize::try_from(config.max_payload).unwrap_or(usize::MAX);
+    match state.queue_event(bytes, limit, max_waiting) {
+        Some(queued) => Some(EventSlot::Queued(queued)),
+        None => {
+            shared.metrics.dropped(Dropped::Overloaded);
+            None
+        }
     }
 }

@@ -22,6 +22,8 @@ pub enum AccessVerdict {
 
 /// The app-side callbacks the core awaits. Implementations must not block; the policy layer
 /// bounds every returned future with a timeout and a server-wide cap on calls in flight.
+/// A call reaches the app when the method is called, not when its future is first polled:
+/// calls made in some order reach the app in that order.
 pub trait AppHooks: Send + Sync + 'static {
     /// Authenticates a new connection `sid` with the handshake's token. `Ok` means the app
     /// stored an auth context for `sid`; `Err` carries the message to refuse with.

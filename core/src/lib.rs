@@ -14,6 +14,7 @@ pub mod access;
 pub mod adapter;
 pub mod auth;
 pub mod broadcast;
+pub mod call_order;
 pub mod channel;
 pub mod client;
 pub mod cluster;

@@ -5,6 +5,8 @@
 //! lookups) goes through [`Policy`], which bounds it twice: by its own timeout, and by a
 //! server-wide cap on calls in flight (`max_pending_hook_calls`), so the queues into JS never
 //! grow without limit. When JS is saturated a caller waits for a permit, within its timeout.
+//! A socket's calls (access checks, `onPublish`, `onEvent`) reach the app in the order its
+//! events arrived: each waits for its [`Turn`] before it takes a permit.
 //! The raw [`AppHooks`] are private to this module, so a new flow cannot forget the bounds.
 
 use std::{future::Future, sync::Arc, time::Duration};
@@ -13,6 +15,7 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use crate::{
+    call_order::Turn,
     config::Config,
     errors::{AuthError, JoinError, PublishError},
     hooks::{AccessVerdict, AppHooks, Forget, SocketNotice},
@@ -51,19 +54,26 @@ impl Policy {
         }
     }
 
-    /// Runs one call of `hook`: waits for a free call slot, then makes the call and waits for
-    /// it, all within `limit`; the time taken goes to the metrics.
+    /// Runs one call of `hook`: waits for `turn` (if ordered) and a free call slot, then
+    /// makes the call and waits for it, all within `limit`; the time taken goes to the
+    /// metrics. The turn is over as soon as the call is made, so the next one can go.
     async fn bounded<T, F: Future<Output = T>>(
         &self,
         hook: Hook,
         limit: Duration,
+        mut turn: Option<Turn>,
         call: impl FnOnce() -> F,
     ) -> Result<T, TimedOut> {
         let started = tokio::time::Instant::now();
         let run = async {
+            if let Some(turn) = turn.as_mut() {
+                turn.come().await;
+            }
             // The semaphore is never closed, so acquiring only waits.
             let _permit = self.gate.acquire().await.ok();
-            call().await
+            let answer = call();
+            drop(turn);
+            answer.await
         };
         let outcome = tokio::time::timeout(limit, run).await.map_err(|_| TimedOut);
         self.metrics.hook(hook, started.elapsed(), outcome.is_err());
@@ -75,7 +85,7 @@ impl Policy {
     /// connection leaves behind is forgotten when it ends ([`Policy::forget`]).
     pub async fn authenticate(&self, sid: &str, token: Option<String>) -> Result<(), AuthError> {
         let call = || self.hooks.authenticate(sid.to_owned(), token);
-        match self.bounded(Hook::Authenticate, self.auth_timeout, call).await {
+        match self.bounded(Hook::Authenticate, self.auth_timeout, None, call).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(message)) => Err(AuthError::Refused(message)),
             Err(TimedOut) => Err(AuthError::TimedOut),
@@ -87,10 +97,18 @@ impl Policy {
         self.hooks.forget(sid.to_owned());
     }
 
-    /// Runs the access check of `category` for `sid` joining `category:id`.
-    pub async fn check_access(&self, sid: &str, category: &str, id: &str) -> Result<(), JoinError> {
+    /// Runs the access check of `category` for `sid` joining `category:id`, in `turn` (none
+    /// for the checks of a restored session, made one by one before it handles any event).
+    pub async fn check_access(
+        &self,
+        sid: &str,
+        category: &str,
+        id: &str,
+        turn: Option<Turn>,
+    ) -> Result<(), JoinError> {
         let call = || self.hooks.check_access(sid.to_owned(), category.to_owned(), id.to_owned());
-        match self.bounded(Hook::AccessCheck, self.access_check_timeout, call).await {
+        let limit = self.access_check_timeout;
+        match self.bounded(Hook::AccessCheck, limit, turn, call).await {
             Ok(AccessVerdict::Allowed) => Ok(()),
             Ok(AccessVerdict::Denied) => Err(JoinError::Denied),
             Ok(AccessVerdict::Failed) => Err(JoinError::CheckFailed),
@@ -98,34 +116,35 @@ impl Policy {
         }
     }
 
-    /// Runs `onPublish` of `category` for `sid`'s `data`: the JSON to broadcast.
+    /// Runs `onPublish` of `category` for `sid`'s `data`, in `turn`: the JSON to broadcast.
     pub async fn on_publish(
         &self,
         sid: &str,
-        category: &str,
-        id: &str,
+        (category, id): (&str, &str),
         data: String,
+        turn: Turn,
     ) -> Result<String, PublishError> {
         let call =
             || self.hooks.on_publish(sid.to_owned(), category.to_owned(), id.to_owned(), data);
-        match self.bounded(Hook::OnPublish, self.access_check_timeout, call).await {
+        let limit = self.access_check_timeout;
+        match self.bounded(Hook::OnPublish, limit, Some(turn), call).await {
             Ok(Ok(json)) => Ok(json),
             Ok(Err(message)) => Err(PublishError::Rejected(message)),
             Err(TimedOut) => Err(PublishError::TimedOut),
         }
     }
 
-    /// Runs the app's `onEvent` handler of `event`: the ack arguments, if any. A handler that
-    /// does not settle in time gets no ack, and the app hears of it (`onError`).
+    /// Runs the app's `onEvent` handler of `event`, in `turn`: the ack arguments, if any. A
+    /// handler that does not settle in time gets no ack, and the app hears of it (`onError`).
     pub async fn on_event(
         &self,
         sid: &str,
         event: &str,
-        args: Payload,
-        wants_ack: bool,
+        (args, wants_ack): (Payload, bool),
+        turn: Turn,
     ) -> Option<Payload> {
         let call = || self.hooks.on_event(sid.to_owned(), event.to_owned(), args, wants_ack);
-        match self.bounded(Hook::OnEvent, self.event_timeout, call).await {
+        match self.bounded(Hook::OnEvent, self.event_timeout, Some(turn), call).await {
             Ok(reply) => reply,
             Err(TimedOut) => {
                 tracing::debug!(%sid, %event, "event handler timed out");
@@ -139,7 +158,7 @@ impl Policy {
     /// This instance's members of `channel` for another instance's presence query.
     pub async fn local_members(&self, channel: String) -> Option<String> {
         let call = || self.hooks.local_members(channel);
-        self.bounded(Hook::Presence, self.presence_timeout, call).await.ok().flatten()
+        self.bounded(Hook::Presence, self.presence_timeout, None, call).await.ok().flatten()
     }
 
     /// Tells the app about a connection's life event (fire and forget, in order).
@@ -165,16 +184,18 @@ impl Policy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hooks::HookFuture;
+    use crate::{call_order::CallOrder, hooks::HookFuture};
     use std::sync::{
         atomic::{AtomicUsize, Ordering},
         Mutex,
     };
 
-    /// Hooks whose `on_event` never settles; counts calls that reached it.
+    /// Hooks whose `on_event` never settles; counts calls that reached it, and records
+    /// their events in the order they reached it.
     #[derive(Default)]
     struct HangingHooks {
         started: AtomicUsize,
+        events: Mutex<Vec<String>>,
         notices: Mutex<Vec<SocketNotice>>,
     }
 
@@ -192,11 +213,12 @@ mod tests {
         fn on_event(
             &self,
             _: String,
-            _: String,
+            event: String,
             _: Payload,
             _: bool,
         ) -> HookFuture<Option<Payload>> {
             self.started.fetch_add(1, Ordering::SeqCst);
+            self.events.lock().unwrap().push(event);
             Box::pin(std::future::pending())
         }
         fn on_publish(
@@ -227,7 +249,8 @@ mod tests {
     async fn a_hung_event_handler_times_out_and_is_reported() {
         let hooks = Arc::new(HangingHooks::default());
         let policy = policy(hooks.clone(), 8);
-        assert_eq!(policy.on_event("s", "hang", Payload::default(), true).await, None);
+        let turn = CallOrder::default().take();
+        assert_eq!(policy.on_event("s", "hang", (Payload::default(), true), turn).await, None);
         assert_eq!(
             *hooks.notices.lock().unwrap(),
             vec![SocketNotice::EventTimedOut("hang".into())]
@@ -240,11 +263,12 @@ mod tests {
         let hooks = Arc::new(HangingHooks::default());
         let policy = policy(hooks.clone(), 2);
         let calls: Vec<_> = (0..10)
-            .map(|_| {
-                let policy = policy.clone();
-                tokio::spawn(
-                    async move { policy.on_event("s", "e", Payload::default(), false).await },
-                )
+            .map(|i| {
+                let (policy, turn) = (policy.clone(), CallOrder::default().take());
+                let event = format!("socket {i}");
+                tokio::spawn(async move {
+                    policy.on_event("s", &event, (Payload::default(), false), turn).await
+                })
             })
             .collect();
         // Well within the 200 ms timeout: two calls hold the two slots, the rest wait.
@@ -253,6 +277,28 @@ mod tests {
         for call in calls {
             assert_eq!(call.await.unwrap(), None);
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn one_sockets_calls_reach_the_app_in_arrival_order_though_none_settles() {
+        let hooks = Arc::new(HangingHooks::default());
+        let policy = policy(hooks.clone(), 1024);
+        let order = CallOrder::default();
+        let calls: Vec<_> = (0..100u64)
+            .map(|i| {
+                let (policy, turn) = (policy.clone(), order.take());
+                tokio::spawn(async move {
+                    // Later events set off first more often than not.
+                    tokio::time::sleep(Duration::from_micros(100 - i)).await;
+                    policy.on_event("s", &i.to_string(), (Payload::default(), false), turn).await
+                })
+            })
+            .collect();
+        for call in calls {
+            assert_eq!(call.await.unwrap(), None, "every call times out");
+        }
+        let expected: Vec<String> = (0..100).map(|i| i.to_string()).collect();
+        assert_eq!(*hooks.events.lock().unwrap(), expected);
     }
 
     #[test]

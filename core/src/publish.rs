@@ -4,6 +4,7 @@
 use serde_json::{json, value::RawValue};
 
 use crate::{
+    call_order::Turn,
     channel::ChannelName,
     client::{AckReply, Client},
     errors::PublishError,
@@ -14,10 +15,16 @@ use crate::{
 
 /// Handles `publish`: broadcasts what `onPublish` returns, or replies `publishError`.
 /// A client that asked for an acknowledgement gets `true` once the message is queued.
-pub async fn handle_publish(shared: &Shared, socket: &Client, args: Payload, ack: AckReply) {
+/// `onPublish` runs in `turn`, its place in the socket's calls into the app.
+pub async fn handle_publish(
+    shared: &Shared,
+    socket: &Client,
+    (args, ack): (Payload, AckReply),
+    turn: Turn,
+) {
     let (channel_arg, result) = match parse_args(args) {
         Ok((channel, data)) => {
-            let result = publish(shared, socket, &channel, data).await;
+            let result = publish(shared, socket, &channel, data, turn).await;
             (shared.policy.echo(Some(&channel)), result)
         }
         Err(error) => (serde_json::Value::Null, Err(error)),
@@ -52,6 +59,7 @@ async fn publish(
     socket: &Client,
     channel: &str,
     data: String,
+    turn: Turn,
 ) -> Result<(), PublishError> {
     let name = ChannelName::parse(channel, shared.config.max_channel_name_len)
         .map_err(|_| PublishError::NotAMember)?;
@@ -62,7 +70,8 @@ async fn publish(
     if !spec.has_publish {
         return Err(PublishError::NotAllowed);
     }
-    let outgoing = shared.policy.on_publish(socket.id(), name.category(), name.id(), data).await?;
+    let category_id = (name.category(), name.id());
+    let outgoing = shared.policy.on_publish(socket.id(), category_id, data, turn).await?;
     let data =
         RawValue::from_string(outgoing).map_err(|_| PublishError::Rejected(String::new()))?;
     shared

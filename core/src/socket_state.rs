@@ -1,6 +1,7 @@
 //! What the server keeps per connected socket, whichever engine carries it: the budgets the
-//! policy applies to it (join rate, joins awaiting checks, app events awaiting JS) and the
-//! app's per-connection state, which the app is told to forget when the socket is dropped.
+//! policy applies to it (join rate, joins awaiting checks, app events awaiting JS), the
+//! order its calls into the app keep, and the app's per-connection state, which the app is
+//! told to forget when the socket is dropped.
 
 use std::{
     sync::{
@@ -10,7 +11,13 @@ use std::{
     time::Instant,
 };
 
-use crate::{hooks::Forget, metrics::ConnectionGauge};
+use tokio::sync::Notify;
+
+use crate::{
+    call_order::{CallOrder, Turn},
+    hooks::Forget,
+    metrics::ConnectionGauge,
+};
 
 /// A token bucket: `rate` tokens per second, holding at most `2 × rate`.
 #[derive(Debug)]
@@ -46,8 +53,11 @@ impl TokenBucket {
 pub struct SocketState {
     pending_joins: AtomicUsize,
     inflight_events: AtomicUsize,
+    waiting_event_bytes: AtomicUsize,
+    event_slot_freed: Notify,
     joining: Mutex<()>,
     channel_budget: Mutex<TokenBucket>,
+    call_order: CallOrder,
     _forget: Option<Forget>,
     _counted: Option<ConnectionGauge>,
 }
@@ -68,8 +78,11 @@ impl SocketState {
         Self {
             pending_joins: AtomicUsize::new(0),
             inflight_events: AtomicUsize::new(0),
+            waiting_event_bytes: AtomicUsize::new(0),
+            event_slot_freed: Notify::new(),
             joining: Mutex::new(()),
             channel_budget: Mutex::new(TokenBucket::new(channel_ops_per_second)),
+            call_order: CallOrder::default(),
             _forget: forget,
             _counted: counted,
         }
@@ -85,6 +98,11 @@ impl SocketState {
         lock(&self.channel_budget).take(Instant::now())
     }
 
+    /// The next event's place in the order of this socket's calls into the app.
+    pub fn take_turn(&self) -> Turn {
+        self.call_order.take()
+    }
+
     /// Reserves one of `limit` slots for a join awaiting its access check; `None` when full.
     pub fn reserve_pending_join(self: &Arc<Self>, limit: usize) -> Option<Slot> {
         Slot::reserve(self, Budget::PendingJoins, limit)
@@ -93,6 +111,24 @@ impl SocketState {
     /// Reserves one of `limit` slots for an app event or publish awaiting JS; `None` when full.
     pub fn reserve_event(self: &Arc<Self>, limit: usize) -> Option<Slot> {
         Slot::reserve(self, Budget::InflightEvents, limit)
+    }
+
+    /// Whether events of this socket are in line for a slot (a later one must not pass them).
+    pub fn has_queued_events(&self) -> bool {
+        self.waiting_event_bytes.load(Ordering::Acquire) > 0
+    }
+
+    /// A place in line for one more app event or publish of `bytes` while `limit` slots are
+    /// taken: `None` when this socket's events in line would pass `max_waiting_bytes`.
+    pub fn queue_event(
+        self: &Arc<Self>,
+        bytes: usize,
+        limit: usize,
+        max_waiting_bytes: usize,
+    ) -> Option<QueuedEvent> {
+        let before = self.waiting_event_bytes.fetch_add(bytes, Ordering::AcqRel);
+        let queued = QueuedEvent { state: self.clone(), bytes, limit };
+        (before + bytes <= max_waiting_bytes).then_some(queued)
     }
 
     fn counter(&self, budget: Budget) -> &AtomicUsize {
@@ -105,6 +141,35 @@ impl SocketState {
     /// App events and publishes of this socket waiting for JS.
     pub fn inflight_events(&self) -> usize {
         self.inflight_events.load(Ordering::Acquire)
+    }
+}
+
+/// An event waiting for one of its socket's in-flight slots; its bytes count against the
+/// socket's waiting budget until it has one (or gives up).
+pub struct QueuedEvent {
+    state: Arc<SocketState>,
+    bytes: usize,
+    limit: usize,
+}
+
+impl QueuedEvent {
+    /// Waits for `turn` (so events take slots in arrival order), then for a free slot.
+    pub async fn slot(self, turn: &mut Turn) -> Slot {
+        turn.come().await;
+        loop {
+            // Registered before the check, so a slot freed in between is not missed.
+            let freed = self.state.event_slot_freed.notified();
+            if let Some(slot) = self.state.reserve_event(self.limit) {
+                return slot;
+            }
+            freed.await;
+        }
+    }
+}
+
+impl Drop for QueuedEvent {
+    fn drop(&mut self) {
+        self.state.waiting_event_bytes.fetch_sub(self.bytes, Ordering::AcqRel);
     }
 }
 
@@ -122,9 +187,14 @@ pub struct Slot(Weak<SocketState>, Budget);
 
 impl Slot {
     fn reserve(state: &Arc<SocketState>, budget: Budget, limit: usize) -> Option<Self> {
-        let previous = state.counter(budget).fetch_add(1, Ordering::AcqRel);
-        let slot = Slot(Arc::downgrade(state), budget);
-        (previous < limit).then_some(slot)
+        let counter = state.counter(budget);
+        if counter.fetch_add(1, Ordering::AcqRel) < limit {
+            Some(Slot(Arc::downgrade(state), budget))
+        } else {
+            // Given back without a drop: no slot was freed, so nobody is woken.
+            counter.fetch_sub(1, Ordering::AcqRel);
+            None
+        }
     }
 }
 
@@ -132,6 +202,9 @@ impl Drop for Slot {
     fn drop(&mut self) {
         if let Some(state) = self.0.upgrade() {
             state.counter(self.1).fetch_sub(1, Ordering::AcqRel);
+            if let Budget::InflightEvents = self.1 {
+                state.event_slot_freed.notify_one();
+            }
         }
     }
 }
@@ -163,5 +236,23 @@ mod tests {
         drop(held);
         assert_eq!(state.inflight_events(), 0);
         assert!(state.reserve_event(3).is_some());
+    }
+
+    #[tokio::test]
+    async fn queued_events_wait_for_a_slot_within_their_byte_budget() {
+        let state = Arc::new(SocketState::new(None, 10, None));
+        let held = state.reserve_event(1).expect("the one slot");
+        let queued = state.queue_event(600, 1, 1000).expect("600 of 1000 bytes");
+        assert!(state.queue_event(600, 1, 1000).is_none(), "1200 bytes would pass 1000");
+        let order = CallOrder::default();
+        let mut turn = order.take();
+        let waiting = tokio::spawn(async move { queued.slot(&mut turn).await });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiting.is_finished(), "no slot is free yet");
+        drop(held);
+        let slot = tokio::time::timeout(Duration::from_secs(1), waiting).await.unwrap().unwrap();
+        assert_eq!(state.inflight_events(), 1);
+        assert!(state.queue_event(1000, 1, 1000).is_some(), "the budget was given back");
+        drop(slot);
     }
 }

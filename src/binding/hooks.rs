@@ -1,11 +1,12 @@
 //! The app's JS callbacks, called from Rust through weak threadsafe functions (they never
-//! keep Node's event loop alive) and turned into [`AppHooks`].
+//! keep Node's event loop alive) and turned into [`AppHooks`]. Each call is queued to JS when
+//! the hook is called ([`queue_call`]), so calls keep the order the core makes them in.
 
-use std::sync::Arc;
+use std::future::Future;
 
 use bytes::Bytes;
 use napi::{
-    bindgen_prelude::{Buffer, FnArgs, Promise},
+    bindgen_prelude::{Buffer, FnArgs, FromNapiValue, JsValuesTupleIntoVec, Promise},
     threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode},
     Status,
 };
@@ -126,26 +127,40 @@ pub struct JsCallbacks {
 }
 
 /// [`AppHooks`] backed by the JS layer's dispatch functions.
-pub struct JsHooks {
-    authenticate: Option<Arc<AuthenticateFn>>,
-    check_access: Option<Arc<CheckAccessFn>>,
-    socket_notice: Option<SocketNoticeFn>,
-    event: Option<Arc<EventFn>>,
-    publish: Option<Arc<PublishFn>>,
-    local_members: Option<Arc<LocalMembersFn>>,
-}
+pub struct JsHooks(JsCallbacks);
 
 impl JsHooks {
     /// Wraps the JS dispatch functions.
     pub fn new(callbacks: JsCallbacks) -> Self {
-        Self {
-            authenticate: callbacks.authenticate.map(Arc::new),
-            check_access: callbacks.check_access.map(Arc::new),
-            socket_notice: callbacks.socket_notice,
-            event: callbacks.event.map(Arc::new),
-            publish: callbacks.publish.map(Arc::new),
-            local_members: callbacks.local_members.map(Arc::new),
+        Self(callbacks)
+    }
+}
+
+/// Queues one call of `callback` with `args` to JS now, and resolves to what it returned
+/// (an error if it threw, or if JS is gone).
+fn queue_call<Args, Returned>(
+    callback: &ThreadsafeFunction<Args, Returned, Args, Status, false, true>,
+    args: Args,
+) -> impl Future<Output = napi::Result<Returned>> + Send + 'static
+where
+    Args: JsValuesTupleIntoVec + 'static,
+    Returned: FromNapiValue + Send + 'static,
+{
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    let status = callback.call_with_return_value(
+        args,
+        ThreadsafeFunctionCallMode::NonBlocking,
+        move |returned, _| {
+            // The caller may have stopped waiting (timed out): nothing to tell then.
+            let _ = answer.send(returned);
+            Ok(())
+        },
+    );
+    async move {
+        if status != Status::Ok {
+            return Err(napi::Error::from_status(status));
         }
+        answered.await.unwrap_or_else(|_| Err(napi::Error::from_status(Status::Closing)))
     }
 }
 
@@ -154,11 +169,12 @@ const ACCESS_DENIED: u32 = 1;
 
 impl AppHooks for JsHooks {
     fn authenticate(&self, sid: String, token: Option<String>) -> HookFuture<Result<(), String>> {
-        let Some(callback) = self.authenticate.clone() else {
+        let Some(callback) = &self.0.authenticate else {
             return Box::pin(async { Ok(()) });
         };
+        let call = queue_call(callback, FnArgs::from((sid, token)));
         Box::pin(async move {
-            let outcome = match callback.call_async_catch(FnArgs::from((sid, token))).await {
+            let outcome = match call.await {
                 Ok(promise) => promise.await,
                 Err(error) => Err(error),
             };
@@ -174,11 +190,12 @@ impl AppHooks for JsHooks {
     }
 
     fn check_access(&self, sid: String, category: String, id: String) -> HookFuture<AccessVerdict> {
-        let Some(callback) = self.check_access.clone() else {
+        let Some(callback) = &self.0.check_access else {
             return Box::pin(async { AccessVerdict::Failed });
         };
+        let call = queue_call(callback, FnArgs::from((sid, category, id)));
         Box::pin(async move {
-            let outcome = match callback.call_async_catch(FnArgs::from((sid, category, id))).await {
+            let outcome = match call.await {
                 Ok(promise) => promise.await,
                 Err(error) => Err(error),
             };
@@ -195,14 +212,14 @@ impl AppHooks for JsHooks {
     }
 
     fn forget(&self, sid: String) {
-        if let Some(callback) = &self.socket_notice {
+        if let Some(callback) = &self.0.socket_notice {
             let args = ("gone".to_owned(), sid, None);
             callback.call(FnArgs::from(args), ThreadsafeFunctionCallMode::NonBlocking);
         }
     }
 
     fn socket_notice(&self, sid: String, notice: SocketNotice) {
-        let Some(callback) = &self.socket_notice else { return };
+        let Some(callback) = &self.0.socket_notice else { return };
         let args = match notice {
             SocketNotice::Connected(info) => {
                 let info = serde_json::json!({ "ip": info.ip, "userAgent": info.user_agent });
@@ -221,12 +238,13 @@ impl AppHooks for JsHooks {
         args: Payload,
         wants_ack: bool,
     ) -> HookFuture<Option<Payload>> {
-        let Some(callback) = self.event.clone() else {
+        let Some(callback) = &self.0.event else {
             return Box::pin(async { None });
         };
+        let args = FnArgs::from((sid, event, JsPayload::from(args), wants_ack));
+        let call = queue_call(callback, args);
         Box::pin(async move {
-            let args = FnArgs::from((sid, event, JsPayload::from(args), wants_ack));
-            match callback.call_async_catch(args).await {
+            match call.await {
                 Ok(promise) => promise.await.ok().flatten().map(Payload::from),
                 Err(error) => {
                     tracing::warn!(%error, "event handler could not be called");
@@ -243,15 +261,15 @@ impl AppHooks for JsHooks {
         id: String,
         data: String,
     ) -> HookFuture<Result<String, String>> {
-        let Some(callback) = self.publish.clone() else {
+        let Some(callback) = &self.0.publish else {
             return Box::pin(async { Err(String::new()) });
         };
+        let call = queue_call(callback, FnArgs::from((sid, category, id, data)));
         Box::pin(async move {
-            let outcome =
-                match callback.call_async_catch(FnArgs::from((sid, category, id, data))).await {
-                    Ok(promise) => promise.await,
-                    Err(error) => Err(error),
-                };
+            let outcome = match call.await {
+                Ok(promise) => promise.await,
+                Err(error) => Err(error),
+            };
             match outcome {
                 Ok(JsPublishOutcome { json: Some(json), .. }) => Ok(json),
                 Ok(JsPublishOutcome { error, .. }) => Err(error.unwrap_or_default()),
@@ -261,11 +279,12 @@ impl AppHooks for JsHooks {
     }
 
     fn local_members(&self, channel: String) -> HookFuture<Option<String>> {
-        let Some(callback) = self.local_members.clone() else {
+        let Some(callback) = &self.0.local_members else {
             return Box::pin(async { None });
         };
+        let call = queue_call(callback, FnArgs::from((channel,)));
         Box::pin(async move {
-            match callback.call_async_catch(FnArgs::from((channel,))).await {
+            match call.await {
                 Ok(json) => Some(json),
                 Err(error) => {
                     tracing::warn!(%error, "presence lookup could not be called");

@@ -70,7 +70,7 @@ pub async fn restore(
     for (room, joined_at) in saved.rooms {
         let Some((category, id)) = room.split_once(':') else { continue };
         let checked = shared.categories.get(category).is_some_and(|c| c.has_access_check);
-        if checked && shared.policy.check_access(&saved.sid, category, id).await.is_err() {
+        if checked && shared.policy.check_access(&saved.sid, category, id, None).await.is_err() {
             denied.push(room);
         } else {
             allowed.push((room, joined_at));

@@ -15,7 +15,7 @@ use socketioxide::{
 use crate::{
     auth::token_from_auth,
     client::{AckReply, AckSink, Client},
-    dispatch::{self, Dispatched},
+    dispatch::{self, Dispatched, Flow},
     errors::AuthError,
     hooks::{ConnectionInfo, MAX_USER_AGENT_LEN},
     metrics::{Metrics, Transport},
@@ -56,9 +56,15 @@ pub async fn on_connect(
               TryData(args): TryData<Payload>,
               WantsAck(wants_ack),
               ack: AckSender| {
-            let shared = events.clone();
+            // Dispatched here, as socketioxide calls this in arrival order (the future it
+            // returns is spawned): the calls into the app keep that order.
             let sink = wants_ack.then(|| Box::new(SioAck::new(ack)) as Box<dyn AckSink>);
-            async move { on_event(shared, s, &event, args, sink).await }
+            let flow = on_event(&events, s, &event, args, sink);
+            async move {
+                if let Some(flow) = flow {
+                    flow.await;
+                }
+            }
         },
     );
     let gone = shared.clone();
@@ -82,25 +88,27 @@ pub async fn on_connected(shared: Arc<Shared>, socket: SocketRef) {
     dispatch::connected(&shared, &socket.id.to_string(), ConnectionInfo { ip, user_agent });
 }
 
-async fn on_event(
-    shared: Arc<Shared>,
+/// Dispatches one client event; what is left to run waits on the app.
+fn on_event(
+    shared: &Arc<Shared>,
     socket: SocketRef,
     event: &str,
     args: Result<Payload, ParserError>,
     sink: Option<Box<dyn AckSink>>,
-) {
+) -> Option<Flow> {
     let client = client(socket, &shared.metrics);
     // Arguments socketioxide could not decode reach the flows as none.
     let args = args.unwrap_or_else(|_| Payload { json: "[]".to_owned(), binary: Vec::new() });
     let reply = AckReply::new(client.clone(), sink);
-    match dispatch::event(&shared, &client, event, args, reply) {
-        Dispatched::Done => {}
-        Dispatched::Run(flow) => flow.await,
+    match dispatch::event(shared, &client, event, args, reply) {
+        Dispatched::Done => None,
+        Dispatched::Run(flow) => Some(flow),
         Dispatched::Overloaded => {
             // socketioxide cannot stop reading one socket: one that keeps more events in
             // flight than allowed is cut off rather than queued without end.
             tracing::warn!(sid = %client.id(), %event, "too many events in flight: disconnecting");
             client.cut_off();
+            None
         }
     }
 }
