@@ -38,6 +38,9 @@ const FAMILY_TYPES = {
   modelence_ws_recoveries_total: 'counter',
   modelence_ws_recovery_replayed_total: 'counter',
   modelence_ws_cluster_peers: 'gauge',
+  modelence_ws_adapter_up: 'gauge',
+  modelence_ws_adapter_queue: 'gauge',
+  modelence_ws_adapter_lag_seconds: 'histogram',
   process_resident_memory_bytes: 'gauge',
   process_cpu_seconds_total: 'counter',
   process_open_fds: 'gauge',
@@ -318,8 +321,9 @@ test('an onEvent handler that times out is counted and lands in the hook histogr
   assert.equal((await server.stats()).hookTimeouts.on_event, 1);
 });
 
-test('with Redis: cluster_peers counts the other instances; the adapter counters grow', { ...TEST, skip: !hasRedis && 'redis-server is not installed' }, async (t) => {
-  const { url: redisUrl } = await startRedis(t);
+test('with Redis: cluster_peers counts the other instances; the adapter counters, lag and health show', { ...TEST, skip: !hasRedis && 'redis-server is not installed' }, async (t) => {
+  const redis = await startRedis(t);
+  const redisUrl = redis.url;
   const options = { metrics: true, heartbeatIntervalMs: 200, heartbeatTimeoutMs: 1000 };
   const [a, b, c] = await Promise.all([0, 1, 2].map(() => startInstance(t, { redis: { url: redisUrl } }, options)));
   const peers = async (instance) => sample(await scrape(instance.url), 'modelence_ws_cluster_peers');
@@ -343,9 +347,19 @@ test('with Redis: cluster_peers counts the other instances; the adapter counters
   assert.equal(grew(aBefore, aAfter, 'modelence_ws_deliveries_total', { category: 'chat' }), K * M);
   assert.equal(grew(aBefore, aAfter, 'modelence_ws_broadcasts_total', { category: 'chat' }), M);
   assert.equal(grew(bBefore, bAfter, 'modelence_ws_deliveries_total', { category: 'chat' }), 0, 'b has no members');
+  assert.ok(grew(aBefore, aAfter, 'modelence_ws_adapter_lag_seconds_count') >= M, "each of b's broadcasts has a lag sample on a");
+  const lagged = sample(aAfter, 'modelence_ws_adapter_lag_seconds_bucket', { le: '+Inf' });
+  assert.equal(lagged, sample(aAfter, 'modelence_ws_adapter_lag_seconds_count'), 'every sample is in a bucket');
+  assert.ok(sample(aAfter, 'modelence_ws_adapter_lag_seconds_bucket', { le: '1' }) >= M, 'on loopback, well under a second');
+  assert.equal(sample(aAfter, 'modelence_ws_adapter_up'), 1);
+  assert.equal(sample(aAfter, 'modelence_ws_adapter_queue'), 0, 'nothing waits to be published at rest');
 
   c.kill();
   await eventually(async () => (await peers(a)) === 1, 5000, 'a to drop c once it falls silent');
+
+  redis.stop();
+  const up = async () => sample(await scrape(a.url), 'modelence_ws_adapter_up');
+  await eventually(async () => (await up()) === 0, 5000, 'adapter_up to fall to 0 once Redis is gone');
 });
 
 test("the README's metric table and the Grafana dashboard name exactly what the server renders", TEST, async (t) => {

@@ -5,7 +5,7 @@ use std::sync::{Arc, RwLock};
 
 use serde_json::value::RawValue;
 
-use crate::adapter::{local::LocalAdapter, Adapter, ClusterMessage, MessageKind};
+use crate::adapter::{local::LocalAdapter, Adapter, AdapterStatus, ClusterMessage, MessageKind};
 
 /// The adapter in use and this instance's id. Shared by everything that publishes.
 pub struct ClusterLink {
@@ -31,9 +31,14 @@ impl ClusterLink {
         }
     }
 
+    /// The health of the adapter in use.
+    pub fn status(&self) -> AdapterStatus {
+        self.adapter.read().map_or(AdapterStatus { up: false, queued: 0 }, |a| a.status())
+    }
+
     /// Hands a message to the other instances (never blocks; see [`Adapter::publish`]).
     pub fn publish(&self, kind: MessageKind, channel: String, data: Arc<RawValue>) {
-        let message = ClusterMessage { origin: self.origin.clone(), kind, channel, data };
+        let message = ClusterMessage::new(self.origin.clone(), kind, channel, data);
         if let Ok(adapter) = self.adapter.read() {
             adapter.publish(message);
         }

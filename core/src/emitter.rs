@@ -47,12 +47,13 @@ impl Emitter {
         let data: Arc<RawValue> = RawValue::from_string(json)?.into();
         let adapter =
             self.adapter.lock().ok().and_then(|a| a.clone()).ok_or(BroadcastError::Closed)?;
-        adapter.publish(ClusterMessage {
-            origin: self.origin.clone(),
-            kind: MessageKind::Broadcast,
-            channel: channel.as_str().to_owned(),
+        let channel = channel.as_str().to_owned();
+        adapter.publish(ClusterMessage::new(
+            self.origin.clone(),
+            MessageKind::Broadcast,
+            channel,
             data,
-        });
+        ));
         Ok(())
     }
 

@@ -3,7 +3,10 @@
 use std::{
     fmt::Display,
     future::Future,
-    sync::atomic::{AtomicU64, Ordering},
+    sync::{
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        Arc,
+    },
     time::Duration,
 };
 
@@ -98,39 +101,56 @@ impl Backoff {
     }
 }
 
-/// Logs a backend's availability only when it changes, never per message.
+/// Logs a backend's availability only when it changes, never per message, and shows it in
+/// a flag the adapter reports (`adapter_up`).
 #[derive(Debug)]
 pub struct Health {
     backend: &'static str,
     role: &'static str,
-    up: bool,
+    up: Arc<AtomicBool>,
 }
 
 impl Health {
-    /// Starts in the "up" state.
-    pub fn new(backend: &'static str, role: &'static str) -> Self {
-        Self { backend, role, up: true }
+    /// Starts in the "up" state, shown in `up`.
+    pub fn new(backend: &'static str, role: &'static str, up: Arc<AtomicBool>) -> Self {
+        up.store(true, Ordering::Relaxed);
+        Self { backend, role, up }
     }
 
     /// Records a failure; logs if it was up.
     pub fn down(&mut self, error: &dyn std::fmt::Display) {
-        if self.up {
-            self.up = false;
+        if self.up.swap(false, Ordering::Relaxed) {
             tracing::warn!(backend = self.backend, role = self.role, %error, "adapter unavailable: retrying with backoff");
         }
     }
 
     /// Records a success; logs if it was down.
     pub fn up(&mut self) {
-        if !self.up {
-            self.up = true;
+        if !self.up.swap(true, Ordering::Relaxed) {
             tracing::warn!(backend = self.backend, role = self.role, "adapter available again");
         }
     }
 
     /// Whether the last attempt succeeded.
     pub fn is_up(&self) -> bool {
-        self.up
+        self.up.load(Ordering::Relaxed)
+    }
+}
+
+/// Whether a backend's publishing and receiving connections are up, as its tasks last
+/// found them.
+#[derive(Debug, Default, Clone)]
+pub struct Links {
+    /// Shown by the publishing task's [`Health`].
+    pub publishing: Arc<AtomicBool>,
+    /// Shown by the receiving task's [`Health`].
+    pub receiving: Arc<AtomicBool>,
+}
+
+impl Links {
+    /// Both are up.
+    pub fn up(&self) -> bool {
+        self.publishing.load(Ordering::Relaxed) && self.receiving.load(Ordering::Relaxed)
     }
 }
 
@@ -151,7 +171,7 @@ mod tests {
 
     #[test]
     fn health_tracks_state_changes() {
-        let mut health = Health::new("MongoDB", "publish");
+        let mut health = Health::new("MongoDB", "publish", Arc::default());
         assert!(health.is_up());
         health.down(&"boom");
         assert!(!health.is_up());

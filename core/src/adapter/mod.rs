@@ -10,7 +10,12 @@ pub mod local;
 pub mod mongodb;
 pub mod redis;
 
-use std::{future::Future, pin::Pin, sync::Arc};
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
 
 use serde_json::value::RawValue;
 use tokio::sync::mpsc;
@@ -56,6 +61,9 @@ pub struct ClusterMessage {
     pub channel: String,
     /// The payload, JSON text shared with local delivery (never copied per instance).
     pub data: Arc<RawValue>,
+    /// When the publishing instance handed it to the backend, by that instance's clock, for
+    /// `adapter_lag_seconds`; `None` until a backend has carried it.
+    pub sent_at: Option<SystemTime>,
 }
 
 impl PartialEq for ClusterMessage {
@@ -78,8 +86,32 @@ impl ClusterMessage {
     ) -> Option<Self> {
         let kind = MessageKind::from_wire_name(kind)?;
         let data: Arc<RawValue> = RawValue::from_string(data).ok()?.into();
-        Some(Self { origin: origin.into(), kind, channel, data })
+        Some(Self { origin: origin.into(), kind, channel, data, sent_at: None })
     }
+
+    /// A message made on this instance, not yet carried by a backend.
+    pub fn new(origin: Arc<str>, kind: MessageKind, channel: String, data: Arc<RawValue>) -> Self {
+        Self { origin, kind, channel, data, sent_at: None }
+    }
+}
+
+/// Milliseconds since the Unix epoch of `time`, as backends write [`ClusterMessage::sent_at`].
+pub fn unix_millis(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0))
+}
+
+/// The time `millis` after the Unix epoch, as backends read [`ClusterMessage::sent_at`].
+pub fn from_unix_millis(millis: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(millis)
+}
+
+/// What an adapter says of its own health, read at scrape time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdapterStatus {
+    /// Its connections to the backend work (the last attempts succeeded).
+    pub up: bool,
+    /// Messages waiting to be published.
+    pub queued: usize,
 }
 
 /// A task an adapter runs until shutdown.
@@ -99,6 +131,11 @@ pub trait Adapter: Send + Sync + 'static {
         sink: mpsc::Sender<ClusterMessage>,
         shutdown: CancellationToken,
     ) -> AdapterTask;
+
+    /// Its health now. A single instance's adapter is always up with nothing queued.
+    fn status(&self) -> AdapterStatus {
+        AdapterStatus { up: true, queued: 0 }
+    }
 }
 
 /// Why an adapter could not start. The messages say which and what to do.

@@ -22,8 +22,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    backoff::{count_dropped, count_for_log, open_with_backoff, pause, Backoff, Health},
-    Adapter, AdapterError, AdapterTask, ClusterMessage,
+    backoff::{count_dropped, count_for_log, open_with_backoff, pause, Backoff, Health, Links},
+    Adapter, AdapterError, AdapterStatus, AdapterTask, ClusterMessage,
 };
 
 /// MongoDB error code: the collection already exists.
@@ -90,6 +90,7 @@ pub struct MongoAdapter {
     dropped: Arc<AtomicU64>,
     /// Messages too large for one document, refused.
     oversized: AtomicU64,
+    links: Links,
 }
 
 fn command_code(error: &MongoError) -> Option<i32> {
@@ -162,8 +163,15 @@ impl MongoAdapter {
 
         let (queue, rx) = mpsc::channel(config.publish_queue.max(1));
         let dropped = Arc::new(AtomicU64::new(0));
-        let publisher =
-            publish_loop(collection.clone(), rx, shutdown, config.max_publish_age, dropped.clone());
+        let links = Links::default();
+        let health = Health::new("MongoDB", "publish", links.publishing.clone());
+        let publisher = publish_loop(
+            collection.clone(),
+            rx,
+            shutdown,
+            config.max_publish_age,
+            (dropped.clone(), health),
+        );
         let adapter = Arc::new(Self {
             origin,
             collection,
@@ -171,6 +179,7 @@ impl MongoAdapter {
             first_stream: Mutex::new(Some(stream)),
             dropped,
             oversized: AtomicU64::new(0),
+            links,
         });
         Ok((adapter, Box::pin(publisher)))
     }
@@ -222,12 +231,14 @@ fn to_document(pending: &Pending) -> Document {
 }
 
 fn from_document(document: &Document) -> Option<ClusterMessage> {
-    ClusterMessage::from_parts(
+    let mut message = ClusterMessage::from_parts(
         document.get_str("origin").ok()?,
         document.get_str("kind").ok(),
         document.get_str("channel").ok()?.to_owned(),
         document.get_str("data").ok()?.to_owned(),
-    )
+    )?;
+    message.sent_at = document.get_datetime("createdAt").ok().map(|at| at.to_system_time());
+    Some(message)
 }
 
 async fn publish_loop(
@@ -235,9 +246,8 @@ async fn publish_loop(
     mut rx: mpsc::Receiver<Pending>,
     shutdown: CancellationToken,
     max_age: Duration,
-    dropped: Arc<AtomicU64>,
+    (dropped, mut health): (Arc<AtomicU64>, Health),
 ) {
-    let mut health = Health::new("MongoDB", "publish");
     let mut backoff = Backoff::default();
     let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
     loop {
@@ -314,18 +324,23 @@ impl Adapter for MongoAdapter {
         let first = self.first_stream.lock().ok().and_then(|mut s| s.take());
         let collection = self.collection.clone();
         let origin = self.origin.clone();
-        Box::pin(follow(collection, origin, first, sink, shutdown))
+        let health = Health::new("MongoDB", "change stream", self.links.receiving.clone());
+        Box::pin(follow((collection, origin), first, sink, shutdown, health))
+    }
+
+    fn status(&self) -> AdapterStatus {
+        let queued = self.queue.max_capacity() - self.queue.capacity();
+        AdapterStatus { up: self.links.up(), queued }
     }
 }
 
 async fn follow(
-    collection: Collection<Document>,
-    origin: Arc<str>,
+    (collection, origin): (Collection<Document>, Arc<str>),
     mut stream: Option<ChangeStream<ChangeStreamEvent<Document>>>,
     sink: mpsc::Sender<ClusterMessage>,
     shutdown: CancellationToken,
+    mut health: Health,
 ) {
-    let mut health = Health::new("MongoDB", "change stream");
     let mut backoff = Backoff::default();
     let mut resume = None;
     loop {

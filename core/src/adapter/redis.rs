@@ -15,8 +15,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    backoff::{count_dropped, open_with_backoff, pause, Backoff, Health},
-    Adapter, AdapterError, AdapterTask, ClusterMessage, MessageKind,
+    backoff::{count_dropped, open_with_backoff, pause, Backoff, Health, Links},
+    from_unix_millis, unix_millis, Adapter, AdapterError, AdapterStatus, AdapterTask,
+    ClusterMessage, MessageKind,
 };
 
 /// How to reach Redis, with every limit.
@@ -48,7 +49,8 @@ impl RedisConfig {
     }
 }
 
-/// The message on the wire: JSON with the payload embedded as is.
+/// The message on the wire: JSON with the payload embedded as is; `t` is when it was
+/// published (Unix milliseconds; absent from older instances' messages).
 #[derive(Serialize)]
 struct WireOut<'a> {
     o: &'a str,
@@ -56,6 +58,7 @@ struct WireOut<'a> {
     k: Option<&'a str>,
     c: &'a str,
     d: &'a RawValue,
+    t: u64,
 }
 
 #[derive(Deserialize)]
@@ -65,6 +68,8 @@ struct WireIn {
     k: Option<String>,
     c: String,
     d: Box<RawValue>,
+    #[serde(default)]
+    t: Option<u64>,
 }
 
 /// The Redis adapter.
@@ -75,6 +80,7 @@ pub struct RedisAdapter {
     queue: mpsc::Sender<(Instant, ClusterMessage)>,
     first_subscription: Mutex<Option<redis::aio::PubSub>>,
     dropped: Arc<AtomicU64>,
+    links: Links,
 }
 
 fn unreachable(address: &str, error: impl std::fmt::Display) -> AdapterError {
@@ -110,14 +116,14 @@ impl RedisAdapter {
 
         let (queue, rx) = mpsc::channel(config.publish_queue.max(1));
         let dropped = Arc::new(AtomicU64::new(0));
+        let links = Links::default();
         let publisher = publish_loop(
             client.clone(),
             connection,
-            config.channel.clone(),
-            rx,
+            (config.channel.clone(), rx),
             shutdown,
             config.max_publish_age,
-            dropped.clone(),
+            (dropped.clone(), Health::new("Redis", "publish", links.publishing.clone())),
         );
         let adapter = Arc::new(Self {
             origin,
@@ -126,6 +132,7 @@ impl RedisAdapter {
             queue,
             first_subscription: Mutex::new(Some(pubsub)),
             dropped,
+            links,
         });
         Ok((adapter, Box::pin(publisher)))
     }
@@ -138,6 +145,7 @@ fn encode(message: &ClusterMessage) -> Option<String> {
         k: message.kind.wire_name(),
         c: &message.channel,
         d: &message.data,
+        t: unix_millis(std::time::SystemTime::now()),
     };
     serde_json::to_string(&wire).ok()
 }
@@ -149,19 +157,18 @@ fn decode(payload: &[u8]) -> Option<ClusterMessage> {
         kind: MessageKind::from_wire_name(wire.k.as_deref())?,
         channel: wire.c,
         data: Arc::from(wire.d),
+        sent_at: wire.t.map(from_unix_millis),
     })
 }
 
 async fn publish_loop(
     client: redis::Client,
     mut connection: redis::aio::MultiplexedConnection,
-    channel: String,
-    mut rx: mpsc::Receiver<(Instant, ClusterMessage)>,
+    (channel, mut rx): (String, mpsc::Receiver<(Instant, ClusterMessage)>),
     shutdown: CancellationToken,
     max_age: Duration,
-    dropped: Arc<AtomicU64>,
+    (dropped, mut health): (Arc<AtomicU64>, Health),
 ) {
-    let mut health = Health::new("Redis", "publish");
     let mut backoff = Backoff::default();
     loop {
         let (queued, message) = tokio::select! {
@@ -215,19 +222,23 @@ impl Adapter for RedisAdapter {
         let client = self.client.clone();
         let channel = self.channel.clone();
         let origin = self.origin.clone();
-        Box::pin(follow(client, channel, origin, first, sink, shutdown))
+        let health = Health::new("Redis", "subscribe", self.links.receiving.clone());
+        Box::pin(follow((client, channel, origin), first, sink, shutdown, health))
+    }
+
+    fn status(&self) -> AdapterStatus {
+        let queued = self.queue.max_capacity() - self.queue.capacity();
+        AdapterStatus { up: self.links.up(), queued }
     }
 }
 
 async fn follow(
-    client: redis::Client,
-    channel: String,
-    origin: Arc<str>,
+    (client, channel, origin): (redis::Client, String, Arc<str>),
     mut subscription: Option<redis::aio::PubSub>,
     sink: mpsc::Sender<ClusterMessage>,
     shutdown: CancellationToken,
+    mut health: Health,
 ) {
-    let mut health = Health::new("Redis", "subscribe");
     let mut backoff = Backoff::default();
     loop {
         let open = || async {
@@ -275,8 +286,13 @@ mod tests {
                 ClusterMessage::from_parts("a", kind, "chat:1".into(), r#"{"x":[1,"é"]}"#.into())
                     .unwrap();
             let encoded = encode(&message).unwrap();
-            assert_eq!(decode(encoded.as_bytes()), Some(message));
+            let decoded = decode(encoded.as_bytes()).unwrap();
+            assert_eq!(decoded, message);
+            let age = decoded.sent_at.unwrap().elapsed().unwrap_or_default();
+            assert!(age < Duration::from_secs(5), "sent_at is when it was encoded");
         }
+        let older = decode(br#"{"o":"a","c":"chat:1","d":1}"#).unwrap();
+        assert_eq!(older.sent_at, None, "an older instance's message has no time");
         assert_eq!(decode(b"not json"), None);
         assert_eq!(decode(br#"{"o":"a","k":"future","c":"","d":1}"#), None);
     }

@@ -14,7 +14,7 @@ use std::{
         atomic::{AtomicI64, AtomicU64, Ordering},
         Arc,
     },
-    time::Duration,
+    time::{Duration, SystemTime},
 };
 
 pub use histogram::Histogram;
@@ -182,6 +182,7 @@ pub struct Metrics {
     hook_timeouts: [AtomicU64; Hook::ALL.len()],
     adapter_published: AtomicU64,
     adapter_received: AtomicU64,
+    adapter_lag: Histogram,
     recoveries: [AtomicU64; RecoveryResult::ALL.len()],
     replayed: AtomicU64,
 }
@@ -211,6 +212,7 @@ impl Metrics {
             hook_timeouts: Default::default(),
             adapter_published: AtomicU64::new(0),
             adapter_received: AtomicU64::new(0),
+            adapter_lag: Histogram::default(),
             recoveries: Default::default(),
             replayed: AtomicU64::new(0),
         }
@@ -294,9 +296,14 @@ impl Metrics {
         add(&self.adapter_published, 1);
     }
 
-    /// A message from another instance arrived through the adapter.
-    pub fn adapter_received(&self) {
+    /// A message from another instance arrived through the adapter; `sent_at` is when that
+    /// instance published it (by its clock), if the backend says. A time ahead of this
+    /// instance's clock counts as no lag.
+    pub fn adapter_received(&self, sent_at: Option<SystemTime>) {
         add(&self.adapter_received, 1);
+        if let Some(sent_at) = sent_at {
+            self.adapter_lag.observe(sent_at.elapsed().unwrap_or_default());
+        }
     }
 
     /// A CONNECT asked to recover a session and ended so, replaying `replayed` broadcasts.

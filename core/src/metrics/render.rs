@@ -18,6 +18,10 @@ pub struct Snapshot {
     pub channels: usize,
     /// Other instances heard from recently.
     pub cluster_peers: usize,
+    /// The adapter's connections work (always so for a single instance).
+    pub adapter_up: bool,
+    /// Messages waiting in the adapter to be published.
+    pub adapter_queue: usize,
 }
 
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {
@@ -139,6 +143,17 @@ impl Metrics {
         let _ = writeln!(out, "{PREFIX}recovery_replayed_total {}", load(&self.replayed));
         header(&mut out, "cluster_peers", "gauge", "Other instances heard from recently.");
         let _ = writeln!(out, "{PREFIX}cluster_peers {}", snapshot.cluster_peers);
+        header(&mut out, "adapter_up", "gauge", "1 while the adapter reaches its backend.");
+        let _ = writeln!(out, "{PREFIX}adapter_up {}", u8::from(snapshot.adapter_up));
+        header(&mut out, "adapter_queue", "gauge", "Messages waiting to be published.");
+        let _ = writeln!(out, "{PREFIX}adapter_queue {}", snapshot.adapter_queue);
+        header(
+            &mut out,
+            "adapter_lag_seconds",
+            "histogram",
+            "Time from publish on another instance to receipt here.",
+        );
+        self.adapter_lag.render(&mut out, &format!("{PREFIX}adapter_lag_seconds"), "");
         process::render(&mut out);
         out
     }
@@ -180,6 +195,7 @@ impl Metrics {
                 .map(|h| (h.label().to_owned(), load(&self.hook_timeouts[*h as usize]).into()))
                 .collect::<Map<String, Value>>(),
             "clusterPeers": snapshot.cluster_peers,
+            "adapter": { "up": snapshot.adapter_up, "queued": snapshot.adapter_queue },
             "recoveries": RecoveryResult::ALL
                 .iter()
                 .map(|r| (r.label().to_owned(), load(&self.recoveries[*r as usize]).into()))
@@ -204,7 +220,7 @@ mod tests {
         metrics.broadcast("chat");
         metrics.delivered("chat", 3);
         metrics.hook(Hook::AccessCheck, Duration::from_millis(2), false);
-        let text = metrics.render(Snapshot { channels: 1, cluster_peers: 0 });
+        let text = metrics.render(Snapshot { channels: 1, ..Snapshot::default() });
         assert!(text.contains("modelence_ws_connections{transport=\"websocket\"} 1\n"));
         assert!(text.contains("modelence_ws_joins_total{category=\"chat\",result=\"ok\"} 1\n"));
         assert!(

@@ -8,7 +8,7 @@ use tokio::sync::{mpsc, Mutex};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    adapter::{Adapter, AdapterTask, ClusterMessage, MessageKind},
+    adapter::{Adapter, AdapterStatus, AdapterTask, ClusterMessage, MessageKind},
     broadcast::Broadcaster,
     metrics::Metrics,
     presence::Presence,
@@ -70,6 +70,10 @@ impl Adapter for Counted {
     ) -> AdapterTask {
         self.inner.subscribe(sink, shutdown)
     }
+
+    fn status(&self) -> AdapterStatus {
+        self.inner.status()
+    }
 }
 
 /// Where other instances' messages go.
@@ -98,7 +102,7 @@ async fn route_incoming(
                 if message.origin == router.origin {
                     continue;
                 }
-                router.metrics.adapter_received();
+                router.metrics.adapter_received(message.sent_at);
                 match message.kind {
                     MessageKind::Broadcast => {
                         let max_len = router.max_channel_len;

@@ -7,6 +7,7 @@ use serde_json::Value;
 use tokio::{io::AsyncWriteExt, net::TcpStream};
 
 use crate::{
+    cluster::ClusterLink,
     engine::Engine,
     metrics::{Metrics, Snapshot},
     presence::Presence,
@@ -18,6 +19,7 @@ pub(super) struct MetricsSource {
     metrics: Arc<Metrics>,
     engines: Vec<Arc<dyn Engine>>,
     presence: Arc<Presence>,
+    link: Arc<ClusterLink>,
 }
 
 impl MetricsSource {
@@ -26,7 +28,13 @@ impl MetricsSource {
         for engine in &self.engines {
             rooms.extend(engine.room_names().await);
         }
-        Snapshot { channels: rooms.len(), cluster_peers: self.presence.live_peers().len() }
+        let adapter = self.link.status();
+        Snapshot {
+            channels: rooms.len(),
+            cluster_peers: self.presence.live_peers().len(),
+            adapter_up: adapter.up,
+            adapter_queue: adapter.queued,
+        }
     }
 
     /// Answers one HTTP request with the metrics (`head_only`: the head of that answer),
@@ -51,6 +59,7 @@ impl Server {
             metrics: self.shared.metrics.clone(),
             engines: self.engines.clone(),
             presence: self.presence.clone(),
+            link: self.link.clone(),
         }
     }
 
