@@ -213,7 +213,9 @@ impl Connection {
                     recovery.sessions.detach(&pid);
                 }
             }
-            Step::Connect(token, recovery) => self.connect(token, recovery).await,
+            // Boxed: its state (authentication, restore) would otherwise sit in every idle
+            // connection's task, which lives far longer than one CONNECT.
+            Step::Connect(token, recovery) => Box::pin(self.connect(token, recovery)).await,
             Step::Ack { id, args } => self.socket.resolve_ack(id, args),
             Step::Event { name, args, ack } => {
                 let Some(client) = self.client.clone() else { return };
