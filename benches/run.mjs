@@ -1,12 +1,15 @@
 #!/usr/bin/env node
-// `npm run bench`: this product vs stock socket.io 4.8, side by side, then BENCHMARKS.md and
+// `npm run bench`: this product vs stock socket.io 4.8 and its peers on Bun (socket.io through
+// @socket.io/bun-engine, raw uWebSockets pub/sub), side by side, then BENCHMARKS.md and
 // docs/bench.svg. Run `node benches/run.mjs --help` for the options.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { ROOT, SERVERS, fileLimits, machineFacts, machineQuiet, requireLoadgen, round, runOnce } from './lib/runner.mjs';
-import { SCENARIOS, plan } from './lib/scenarios.mjs';
-import { medians, sizeOf, targetLines, verdicts, writeReport } from './lib/report.mjs';
+import { ROOT, fileLimits, machineFacts, machineQuiet, requireLoadgen, round, runOnce } from './lib/runner.mjs';
+import { SCENARIOS, plan, sizeOf } from './lib/scenarios.mjs';
+import { medians, targetLines, verdicts, writeReport } from './lib/report.mjs';
+import { DEFAULT_SERVERS, SERVERS } from './lib/servers.mjs';
+import { ensureBun, peerFacts } from './lib/peers.mjs';
 
 const HELP = `usage: npm run bench [-- options]   (or: node benches/run.mjs [options])
 
@@ -14,7 +17,9 @@ const HELP = `usage: npm run bench [-- options]   (or: node benches/run.mjs [opt
   --long                hold the largest idle count for 10 minutes (idle-max)
   --runs N              runs per server per scenario (default 3, medians reported)
   --only a,b            only these scenarios      --skip a,b   all but these
-  --servers a,b         product,socketio (default both)
+  --servers a,b         of product,socketio,socketio-bun,uws-bun (default: all four; the two
+                        on Bun install Bun into benches/peers/ on first use) and the
+                        diagnostics standalone, metrics
   --set S.key=value     override a size, e.g. --set burst-10k.clients=5000 --set '*.size=200'
   --wait-quiet          before each run, wait (up to --quiet-secs, default 600) until other
                         processes use < 0.25 cores; redo (twice at most) a run they disturbed
@@ -25,6 +30,9 @@ const HELP = `usage: npm run bench [-- options]   (or: node benches/run.mjs [opt
   --list                print the scenarios and their sizes, then exit
   --from FILE           rewrite BENCHMARKS.md and docs/bench.svg from saved results
                         (e.g. target/bench/latest.json) without running anything
+  --cluster             instead: N instances sharing Redis under 100,000 connections, the
+                        product vs socket.io + @socket.io/redis-adapter (benches/cluster/);
+                        its own options: node benches/run.mjs --cluster --help
 
 Environment: BENCH_QUICK=1, BENCH_RUNS, BENCH_ONLY, BENCH_SKIP, BENCH_SET (comma-separated).
 Needs the load generator: cargo build --release -p loadgen
@@ -34,6 +42,12 @@ scenarios:
 ${SCENARIOS.map((s) => `  ${s.id.padEnd(14)} ${s.title}`).join('\n')}
 `;
 
+// --cluster: the multi-instance scenario (benches/cluster/), with options of its own.
+if (process.argv.includes('--cluster')) {
+  const { runCluster } = await import('./cluster/main.mjs');
+  process.exit(await runCluster(process.argv.slice(2).filter((a) => a !== '--cluster')));
+}
+
 const { values: o } = parseArgs({
   options: {
     quick: { type: 'boolean', default: process.env.BENCH_QUICK === '1' },
@@ -41,7 +55,7 @@ const { values: o } = parseArgs({
     runs: { type: 'string', default: process.env.BENCH_RUNS },
     only: { type: 'string', default: process.env.BENCH_ONLY },
     skip: { type: 'string', default: process.env.BENCH_SKIP },
-    servers: { type: 'string', default: 'product,socketio' },
+    servers: { type: 'string', default: DEFAULT_SERVERS.join(',') },
     set: { type: 'string', multiple: true, default: process.env.BENCH_SET ? process.env.BENCH_SET.split(',') : [] },
     'wait-quiet': { type: 'boolean', default: false },
     'quiet-secs': { type: 'string', default: '600' },
@@ -107,6 +121,18 @@ if (scenarios.some((s) => s.cappedFrom)) {
   log(`note: RLIMIT_NOFILE hard limit is ${limits.hard}; capped: ${scenarios.filter((s) => s.cappedFrom).map((s) => `${s.id} ${s.cappedFrom}→${s.clients}`).join(', ')}`);
 }
 
+// The peers on Bun need benches/peers/ installed; if that fails they are reported as not run.
+const notRun = {};
+const onBun = servers.filter((k) => SERVERS[k].runtime === 'bun');
+if (onBun.length) {
+  try {
+    ensureBun(log);
+  } catch (error) {
+    for (const kind of onBun) notRun[kind] = `Bun unavailable: ${error.message}`;
+    log(`warning: ${onBun.join(', ')} not run: ${error.message}`);
+  }
+}
+
 const results = [];
 for (const sc of scenarios) {
   const n = sc.runs ?? runs;
@@ -120,11 +146,12 @@ for (const sc of scenarios) {
         if (o['wait-quiet']) await waitQuiet(Number(o['quiet-secs']));
         const t0 = Date.now();
         try {
+          if (notRun[kind]) throw new Error(notRun[kind]);
           r = await runOnce(kind, sc, { limits });
         } catch (error) {
           r = { server: kind, scenario: sc.id, ok: false, error: error.message };
         }
-        log(`  run ${i + 1}/${n} ${kind.padEnd(8)} ${describe(r)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+        log(`  run ${i + 1}/${n} ${kind.padEnd(12)} ${describe(r)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
         if (!o['wait-quiet'] || !(r.otherCores > NOISY) || attempt >= 2) break;
         log('  (noisy: redoing this run)');
       }
@@ -146,14 +173,14 @@ const meta = {
   seconds: (Date.now() - started) / 1000,
   quietBefore,
 };
-const machine = machineFacts();
+const machine = { ...machineFacts(), ...(onBun.length ? peerFacts() : {}) };
 const dump = { meta, machine, scenarios, medians: m, targets: v, results };
 mkdirSync(path.join(ROOT, 'target', 'bench'), { recursive: true });
 const saved = path.join(ROOT, 'target', 'bench', `results-${meta.finishedAt.replace(/[:.]/g, '-')}.json`);
 writeFileSync(saved, JSON.stringify(dump, null, 1));
 writeFileSync(path.join(ROOT, 'target', 'bench', 'latest.json'), JSON.stringify(dump, null, 1));
 if (o.out) writeFileSync(path.resolve(o.out), JSON.stringify(dump, null, 1));
-const partial = Boolean(o.only || o.skip || o.set.length || o.servers !== 'product,socketio');
+const partial = Boolean(o.only || o.skip || o.set.length || o.servers !== DEFAULT_SERVERS.join(','));
 const report = !o['no-report'] && (!partial || o.report);
 if (report) {
   writeReport({
@@ -171,7 +198,8 @@ if (report) {
 log(`\n== targets (${o.quick ? 'quick sizes, indicative' : 'full sizes'}; medians of ${runs} runs)`);
 for (const line of targetLines(v)) log(line);
 log(`\ndone in ${Math.round(meta.seconds)} s; raw results: ${path.relative(ROOT, saved)} (and target/bench/latest.json)${report ? '; report: BENCHMARKS.md, docs/bench.svg' : partial && !o['no-report'] ? '; partial run: BENCHMARKS.md left alone (--report to rewrite it)' : ''}`);
-const broken = results.filter((r) => r.error);
+// A peer that could not run a scenario is reported (— and the reason), not a failed run.
+const broken = results.filter((r) => r.error && !SERVERS[r.server].peer);
 process.exitCode = broken.length ? 1 : 0;
 
 function describe(r) {

@@ -5,30 +5,10 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
+import { ensureBun } from './peers.mjs';
+import { SERVERS } from './servers.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-
-/** The two servers, in the order each round runs them (A, then B). */
-export const SERVERS = {
-  product: { label: 'modelence-native-ws', short: 'A', script: 'benches/servers/product.mjs' },
-  socketio: { label: 'socket.io 4.8', short: 'B', script: 'benches/servers/socketio.mjs' },
-  // Diagnostic only (--servers product,socketio,standalone): the product on its own listener,
-  // to tell the attach-mode handover's cost from the rest.
-  standalone: {
-    label: 'modelence-native-ws standalone',
-    short: 'A′',
-    script: 'benches/servers/product.mjs',
-    env: { BENCH_PRODUCT_MODE: 'standalone' },
-  },
-  // Metrics overhead (--servers product,metrics): the product with `metrics: true`, scraped
-  // once a second for the whole run, as Prometheus would.
-  metrics: {
-    label: 'modelence-native-ws + metrics scraped 1/s',
-    short: 'Aᵐ',
-    script: 'benches/servers/product.mjs',
-    env: { BENCH_PRODUCT_METRICS: '1' },
-  },
-};
 
 const CLK_TCK = (() => {
   const out = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
@@ -144,9 +124,10 @@ export function addonStamp() {
 
 /** Starts a benchmark server; resolves once it listens. */
 export async function startServer(kind, { nofile, env = {} } = {}) {
-  const { script, env: serverEnv = {} } = SERVERS[kind];
+  const { script, env: serverEnv = {}, runtime } = SERVERS[kind];
   const wrap = nofile?.length ? nofile : [];
-  const argv = [...wrap, process.execPath, '--expose-gc', path.join(ROOT, script)];
+  const exe = runtime === 'bun' ? [ensureBun()] : [process.execPath, '--expose-gc'];
+  const argv = [...wrap, ...exe, path.join(ROOT, script)];
   const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...serverEnv, ...env } });
   let stderr = '';
   child.stderr.on('data', (d) => {
@@ -235,7 +216,7 @@ export function runLoadgen(args, { nofile = [], timeoutMs = 600000 } = {}) {
  */
 export async function runOnce(kind, scenario, { limits = fileLimits(), timeoutMs } = {}) {
   const nofile = limits.wrap(scenario.clients + 1024);
-  const addon = kind === 'socketio' ? undefined : addonStamp();
+  const addon = SERVERS[kind].peer ? undefined : addonStamp();
   const server = await startServer(kind, { nofile });
   const busy0 = machineBusyTicks();
   const t0 = process.hrtime.bigint();

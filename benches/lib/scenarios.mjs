@@ -1,4 +1,5 @@
 // The scenarios, their sizes (full, --quick, --long) and the targets from the performance issue.
+import { fmtInt } from './format.mjs';
 
 /**
  * Every scenario. `mode` is the loadgen mode; sizes are loadgen options (clients, channels,
@@ -113,6 +114,18 @@ export function plan({ quick = false, long = false, only = null, skip = [], set 
     for (const s of targets) s[key] = Number.isNaN(Number(value)) ? value : Number(value);
   }
   return picked;
+}
+
+/** A scenario's size in words, e.g. `10,000 clients × 250 broadcasts`. */
+export function sizeOf(sc) {
+  const parts = [`${fmtInt(sc.clients)} clients`];
+  if (sc.mode === 'burst' || sc.mode === 'paced') {
+    parts.push(sc.channels > 1 ? `${fmtInt(sc.channels)} channels × ${fmtInt(sc.count)}` : `× ${fmtInt(sc.count)} broadcasts`);
+  }
+  if (sc.mode === 'paced') parts.push(`every ${sc.intervalMs} ms`);
+  if (sc.mode === 'idle') parts.push(`held ${sc.holdSecs} s`);
+  if (sc.cappedFrom) parts.push(`(capped from ${fmtInt(sc.cappedFrom)})`);
+  return parts.join(' ');
 }
 
 /**

@@ -1,6 +1,7 @@
-// What both benchmark servers share: the app's authenticate and access check, the broadcast
+// What every benchmark server shares: the app's authenticate and access check, the broadcast
 // payload, the /bench control routes the load generator drives, and process statistics.
-// Each server runs in its own child process (benches/run.mjs spawns it with --expose-gc).
+// Each server runs in its own child process (benches/run.mjs spawns it with --expose-gc, or
+// on Bun for the peers in benches/peers/).
 import http from 'node:http';
 import { readFileSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -18,12 +19,21 @@ const CLK_TCK = (() => {
 })();
 
 /**
- * Microseconds on CLOCK_MONOTONIC (`process.hrtime` reads it; so does the load generator), the
- * send stamp of every broadcast: one clock for every process on the machine.
+ * Microseconds on CLOCK_MONOTONIC (Node's `process.hrtime` reads it; so does the load
+ * generator; on Bun, bun-clock.mjs reads it), the send stamp of every broadcast: one clock
+ * for every process on the machine.
  */
-export function monoUs() {
+export const monoUs = globalThis.Bun ? (await import('./bun-clock.mjs')).monoUs : nodeMonoUs;
+
+function nodeMonoUs() {
   const [s, ns] = process.hrtime();
   return s * 1e6 + Math.floor(ns / 1e3);
+}
+
+/** A full, synchronous GC: `--expose-gc`'s `gc()` on Node, `Bun.gc(true)` on Bun. */
+function fullGc() {
+  if (globalThis.Bun) globalThis.Bun.gc(true);
+  else if (typeof global.gc === 'function') global.gc();
 }
 
 /**
@@ -55,9 +65,9 @@ function padFor(size) {
 
 /** A snapshot of this process: CPU (all threads), memory, and CPU per thread name. */
 export function stats(gc) {
-  if (gc && typeof global.gc === 'function') {
-    global.gc();
-    global.gc();
+  if (gc) {
+    fullGc();
+    fullGc();
   }
   const cpu = process.cpuUsage(); // getrusage(RUSAGE_SELF): every thread, Rust's included
   const mem = process.memoryUsage();

@@ -20,6 +20,8 @@ const server = await startWebsocketServer({
   modules: [new Module('bench', { channels: [benchChannel] })],
   authenticate,
   ...(metrics ? { metrics: true } : {}),
+  // The cluster bench (benches/cluster/): instances share a Redis server.
+  ...(process.env.BENCH_REDIS_URL ? { redis: { url: process.env.BENCH_REDIS_URL } } : {}),
 });
 if (metrics) setInterval(() => server.metrics().catch(() => {}), 1000).unref();
 listen(httpServer, standalone ? 'standalone' : 'product', () => (standalone ? server.port : null));

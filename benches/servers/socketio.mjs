@@ -4,9 +4,8 @@
 // no console.log per connection/join (it would only slow socket.io down) and no MongoDB
 // adapter (the product runs its local adapter here too).
 import { Server } from 'socket.io';
-import { CATEGORY, authenticate, canAccessChannel, benchRoutes, createApp, listen } from './common.mjs';
-
-const channels = [{ category: CATEGORY, canAccessChannel }];
+import { benchRoutes, createApp, listen } from './common.mjs';
+import { serveChannels } from './socketio-app.mjs';
 
 let io;
 const httpServer = createApp(
@@ -21,33 +20,13 @@ io = new Server(httpServer, {
   transports: ['websocket'],
   perMessageDeflate: false,
 });
+serveChannels(io);
 
-io.use(async (socket, next) => {
-  const token = socket.handshake.auth.token;
-  try {
-    socket.data = await authenticate(token);
-    next();
-  } catch (error) {
-    next(error);
-  }
-});
-
-io.on('connection', (socket) => {
-  socket.on('joinChannel', async (channelName) => {
-    const [category] = String(channelName).split(':');
-    const channel = channels.find((c) => c.category === category);
-    if (channel && (!channel.canAccessChannel || (await channel.canAccessChannel(socket.data)))) {
-      socket.join(channelName);
-      socket.emit('joinedChannel', channelName);
-    } else {
-      socket.emit('joinError', { channel: channelName, error: 'Access denied' });
-    }
-  });
-
-  socket.on('leaveChannel', (channelName) => {
-    socket.leave(channelName);
-    socket.emit('leftChannel', channelName);
-  });
-});
+// The cluster bench (benches/cluster/): instances share a Redis server through stock
+// @socket.io/redis-adapter, installed for that bench only.
+if (process.env.BENCH_REDIS_URL) {
+  const { redisAdapter } = await import('../cluster/socketio-redis.mjs');
+  io.adapter(await redisAdapter(process.env.BENCH_REDIS_URL));
+}
 
 listen(httpServer, 'socketio');

@@ -1,0 +1,71 @@
+// The cluster's server instances: one child process each (`node --expose-gc`), the product or
+// stock socket.io, every one given the same Redis through BENCH_REDIS_URL.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { ROOT } from '../lib/runner.mjs';
+import { requestJson } from './http.mjs';
+import { cpuSeconds, rssBytes } from './proc.mjs';
+
+/** The servers the cluster bench compares, in the order each scenario runs them. */
+export const CLUSTER_SERVERS = {
+  product: { label: 'modelence-native-ws, redis: { url }', short: 'A', script: 'benches/servers/product.mjs' },
+  socketio: { label: 'socket.io 4.8 + @socket.io/redis-adapter', short: 'B', script: 'benches/servers/socketio.mjs' },
+};
+
+/**
+ * Starts instance `index` of server `kind` against `redisUrl`; resolves once it listens.
+ * Returns `{ kind, index, port, pid, stats(gc), cpuSeconds(), rssBytes(), stderr(), stop() }`.
+ */
+export async function startInstance(kind, index, redisUrl) {
+  const { script } = CLUSTER_SERVERS[kind];
+  const env = { ...process.env, BENCH_REDIS_URL: redisUrl };
+  const child = spawn(process.execPath, ['--expose-gc', path.join(ROOT, script)], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-8000)));
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const ready = await new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`${kind} instance ${index} did not start in 30 s: ${stderr}`)), 30000);
+    child.stdout.on('data', (d) => {
+      out += d;
+      const line = out.split('\n').find((l) => l.startsWith('{"ready"'));
+      if (line) {
+        clearTimeout(timer);
+        resolve(JSON.parse(line));
+      }
+    });
+    exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`${kind} instance ${index} exited (${code ?? signal}) before listening: ${stderr}`));
+    });
+  });
+  let alive = true;
+  exited.then(() => (alive = false));
+  return {
+    kind,
+    index,
+    port: ready.port,
+    pid: child.pid,
+    alive: () => alive,
+    /** The server's own /bench/stats (after a full GC when `gc`): RSS, CPU, threads. */
+    stats: (gc = false) => requestJson(ready.controlPort ?? ready.port, 'GET', gc ? '/bench/stats?gc=1' : '/bench/stats'),
+    cpuSeconds: () => cpuSeconds(child.pid),
+    rssBytes: () => rssBytes(child.pid),
+    stderr: () => stderr,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** Starts `count` instances of `kind` at once; if one fails, stops the others and throws. */
+export async function startInstances(kind, count, redisUrl) {
+  const started = await Promise.allSettled(Array.from({ length: count }, (_, i) => startInstance(kind, i, redisUrl)));
+  const failed = started.find((s) => s.status === 'rejected');
+  if (failed) {
+    await Promise.all(started.filter((s) => s.status === 'fulfilled').map((s) => s.value.stop()));
+    throw failed.reason;
+  }
+  return started.map((s) => s.value);
+}

@@ -1,0 +1,55 @@
+// The benchmark's servers: the product, its peers (what it is measured against) and two
+// diagnostic variants of the product.
+
+/**
+ * Every server, in table order; `short` names it in the tables, `about` says what it is.
+ * `peer`: a server the product is compared with (the report shows the product's ratio to the
+ * best peer); `runtime: 'bun'`: runs on the Bun of benches/peers/ (installed on first use)
+ * instead of this Node.
+ */
+export const SERVERS = {
+  product: { label: 'modelence-native-ws', short: 'A', about: 'this package, attach mode', script: 'benches/servers/product.mjs' },
+  socketio: { label: 'socket.io 4.8', short: 'B', about: 'stock, set up as Modelence sets it up', peer: true, script: 'benches/servers/socketio.mjs' },
+  'socketio-bun': {
+    label: 'socket.io 4.8 on Bun (@socket.io/bun-engine)',
+    short: 'C',
+    about: 'the same app as B on Bun, its websockets on Bun’s uWebSockets',
+    peer: true,
+    runtime: 'bun',
+    script: 'benches/peers/socketio-bun.mjs',
+  },
+  'uws-bun': {
+    label: 'uWebSockets pub/sub on Bun (minimal Socket.IO framing)',
+    short: 'D',
+    about: 'Bun.serve publish/subscribe speaking only the Socket.IO framing the clients use, with the same authenticate and access check: about the least work a JS server can do per message, not a socket.io replacement',
+    peer: true,
+    runtime: 'bun',
+    script: 'benches/peers/uws-bun.mjs',
+  },
+  // Diagnostic only (--servers product,socketio,standalone): the product on its own listener,
+  // to tell the attach-mode handover's cost from the rest.
+  standalone: {
+    label: 'modelence-native-ws standalone',
+    short: 'A′',
+    about: 'this package in standalone mode (its own listener, no JS on the connection path): a diagnostic, not a target',
+    script: 'benches/servers/product.mjs',
+    env: { BENCH_PRODUCT_MODE: 'standalone' },
+  },
+  // Metrics overhead (--servers product,metrics): the product with `metrics: true`, scraped
+  // once a second for the whole run, as Prometheus would.
+  metrics: {
+    label: 'modelence-native-ws + metrics scraped 1/s',
+    short: 'Aᵐ',
+    about: 'this package with metrics on, scraped once a second: a diagnostic, not a target',
+    script: 'benches/servers/product.mjs',
+    env: { BENCH_PRODUCT_METRICS: '1' },
+  },
+};
+
+/** What `--servers` defaults to: the product and every peer. */
+export const DEFAULT_SERVERS = Object.keys(SERVERS).filter((k) => k === 'product' || SERVERS[k].peer);
+
+/** The peers among `kinds`, in table order. */
+export function peersOf(kinds) {
+  return Object.keys(SERVERS).filter((k) => SERVERS[k].peer && kinds.includes(k));
+}
