@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { ROOT, fileLimits, machineFacts, machineQuiet, requireLoadgen, round, runOnce } from './lib/runner.mjs';
 import { SCENARIOS, plan, sizeOf } from './lib/scenarios.mjs';
 import { medians, targetLines, verdicts, writeReport } from './lib/report.mjs';
-import { DEFAULT_SERVERS, SERVERS } from './lib/servers.mjs';
+import { DEFAULT_SERVERS, SERVERS, runsScenario } from './lib/servers.mjs';
 import { ensureBun, peerFacts } from './lib/peers.mjs';
 
 const HELP = `usage: npm run bench [-- options]   (or: node benches/run.mjs [options])
@@ -138,7 +138,7 @@ for (const sc of scenarios) {
   const n = sc.runs ?? runs;
   log(`\n== ${sc.id}: ${sc.title} — ${sizeOf(sc)}, ${n} run(s) per server`);
   for (let i = 0; i < n; i++) {
-    for (const kind of servers) {
+    for (const kind of servers.filter((k) => runsScenario(k, sc.id))) {
       let r;
       // With --wait-quiet: wait for a quiet machine before each run, and redo (up to twice)
       // a run during which other processes used more than NOISY cores.

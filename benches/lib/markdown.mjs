@@ -66,6 +66,21 @@ function bestPeerLines(L, m) {
   L.push('| metric | scenario | A (product) | best peer | A/best |', '|---|---|---:|---:|---:|', ...rows, '');
 }
 
+/** The metrics-on run against the product's, where both ran (#16: within 3 %). */
+function metricsOverheadLines(L, m) {
+  const rows = [];
+  for (const id of SERVERS.metrics.scenarios) {
+    const [a, on] = [m[id]?.product, m[id]?.metrics];
+    if (!hasNumbers(a) || !hasNumbers(on)) continue;
+    const change = (key) => (a[key] && typeof on[key] === 'number' ? `${fmtSigned((on[key] / a[key] - 1) * 100)} %` : '–');
+    rows.push(`| ${id} | ${fmtInt(a.deliveriesPerSec)} | ${fmtInt(on.deliveriesPerSec)} | ${change('deliveriesPerSec')} | ${fmt(a.cpuPerDeliveryUs)} | ${fmt(on.cpuPerDeliveryUs)} | ${change('cpuPerDeliveryUs')} |`);
+  }
+  if (!rows.length) return;
+  L.push('## Metrics overhead', '');
+  L.push(`${SERVERS.metrics.short} is A with \`metrics: true\`, scraped once a second through the run. Budget: within 3 % of A on both columns (single runs on a shared machine vary by about as much).`, '');
+  L.push('| scenario | A deliveries/s | Aᵐ deliveries/s | change | A CPU µs/delivery | Aᵐ CPU µs/delivery | change |', '|---|---:|---:|---:|---:|---:|---:|', ...rows, '');
+}
+
 /** BENCHMARKS.md for one run. */
 export function markdown({ chartRel, meta, machine, scenarios, results, m, v }) {
   const L = [];
@@ -91,6 +106,7 @@ export function markdown({ chartRel, meta, machine, scenarios, results, m, v }) 
   if (meta.quick) L.push('', '`*` quick mode: verdicts at reduced sizes; run `npm run bench` for the real ones.');
   L.push('');
   if (peers.length > 1) bestPeerLines(L, m);
+  metricsOverheadLines(L, m);
   L.push(`![deliveries/s, p99 latency, connect rate and memory per connection, per server](${chartRel})`, '');
 
   const size = (id) => sizeOf(scenarios.find((s) => s.id === id));

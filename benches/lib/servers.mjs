@@ -35,19 +35,25 @@ export const SERVERS = {
     script: 'benches/servers/product.mjs',
     env: { BENCH_PRODUCT_MODE: 'standalone' },
   },
-  // Metrics overhead (--servers product,metrics): the product with `metrics: true`, scraped
-  // once a second for the whole run, as Prometheus would.
+  // Metrics overhead: the product with `metrics: true`, scraped once a second for the whole
+  // run, as Prometheus would; in the default run, on the burst and paced scenarios only.
   metrics: {
     label: 'modelence-native-ws + metrics scraped 1/s',
     short: 'Aᵐ',
-    about: 'this package with metrics on, scraped once a second: a diagnostic, not a target',
+    about: 'this package with metrics on, scraped once a second: what counting costs, not a target',
     script: 'benches/servers/product.mjs',
     env: { BENCH_PRODUCT_METRICS: '1' },
+    scenarios: ['burst-10k', 'paced-10k'],
   },
 };
 
-/** What `--servers` defaults to: the product and every peer. */
-export const DEFAULT_SERVERS = Object.keys(SERVERS).filter((k) => k === 'product' || SERVERS[k].peer);
+/** What `--servers` defaults to: the product, every peer, and the metrics overhead run. */
+export const DEFAULT_SERVERS = Object.keys(SERVERS).filter((k) => k === 'product' || k === 'metrics' || SERVERS[k].peer);
+
+/** Whether server `kind` runs scenario `id` (a server may name the only scenarios it runs). */
+export function runsScenario(kind, id) {
+  return !SERVERS[kind].scenarios || SERVERS[kind].scenarios.includes(id);
+}
 
 /** The peers among `kinds`, in table order. */
 export function peersOf(kinds) {
