@@ -4,6 +4,7 @@
 use std::{
     panic::{catch_unwind, AssertUnwindSafe},
     sync::Arc,
+    time::{Duration, Instant},
 };
 
 use tokio::sync::{mpsc, Mutex};
@@ -15,8 +16,10 @@ use crate::{
 };
 
 /// Most broadcasts delivered as one batch: each native member gets the batch's frames for it
-/// together (`writev`) instead of one `write` each. Engines may split a batch further.
-const MAX_BATCH_BROADCASTS: usize = 4096;
+/// together (`writev`) instead of one `write` each, which is what a backlog of broadcasts to
+/// small channels costs most (a syscall per few deliveries). Engines split a batch further
+/// by deliveries (the native engine flushes every 262,144), which bounds the wait it adds.
+const MAX_BATCH_BROADCASTS: usize = 32_768;
 
 /// The delivery task: drains `queue` into `engines` until `shutdown`. Supervised: a panic
 /// while delivering one batch is logged, that batch is lost, and delivery goes on.
@@ -40,6 +43,23 @@ pub async fn run(
     .await;
 }
 
+/// A batch smaller than this, taken while broadcasts keep coming, waits [`GATHER_WINDOW`]
+/// for more: a stream of broadcasts to small channels (other instances' broadcasts arrive
+/// one by one) then costs a `writev` per many deliveries instead of one each.
+const GATHER_BELOW: usize = 64;
+
+/// How long a small batch waits for more, and how recent the previous batch must be for it
+/// to wait at all: a broadcast after a quiet spell goes out at once.
+const GATHER_WINDOW: Duration = Duration::from_millis(1);
+
+/// Moves what is queued into `batch`, up to [`MAX_BATCH_BROADCASTS`].
+fn take_queued(queue: &mut mpsc::Receiver<Broadcast>, batch: &mut Vec<Broadcast>) {
+    while batch.len() < MAX_BATCH_BROADCASTS {
+        let Ok(next) = queue.try_recv() else { break };
+        batch.push(next);
+    }
+}
+
 async fn drain(
     queue: &mut mpsc::Receiver<Broadcast>,
     engines: &[Arc<dyn Engine>],
@@ -48,6 +68,7 @@ async fn drain(
     shutdown: &CancellationToken,
 ) {
     let mut batch = Vec::new();
+    let mut last_batch: Option<Instant> = None;
     loop {
         tokio::select! {
             biased;
@@ -55,9 +76,11 @@ async fn drain(
             next = queue.recv() => match next {
                 Some(first) => {
                     batch.push(first);
-                    while batch.len() < MAX_BATCH_BROADCASTS {
-                        let Ok(next) = queue.try_recv() else { break };
-                        batch.push(next);
+                    take_queued(queue, &mut batch);
+                    let streaming = last_batch.is_some_and(|at| at.elapsed() < GATHER_WINDOW);
+                    if batch.len() < GATHER_BELOW && streaming {
+                        tokio::time::sleep(GATHER_WINDOW).await;
+                        take_queued(queue, &mut batch);
                     }
                     for broadcast in &mut batch {
                         metrics.broadcast(broadcast.channel.category());
@@ -67,6 +90,7 @@ async fn drain(
                         }
                     }
                     deliver(engines, &batch);
+                    last_batch = Some(Instant::now());
                     batch.clear();
                     if batch.capacity() > MAX_BATCH_BROADCASTS {
                         batch = Vec::new();
