@@ -1,20 +1,10 @@
 // The Cluster chart (docs/bench-cluster.svg): deliveries/s and p99 latency per scenario,
 // A vs B, as horizontal bars on log scales; hand-written SVG, no dependency.
 import { CLUSTER_SERVERS } from './instances.mjs';
+import { short } from '../lib/format.mjs';
 
 const COLORS = { product: '#1f77b4', socketio: '#ff7f0e' };
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-
-/** 12345 → "12k", 0.5 → "0.50". */
-export function short(v) {
-  if (typeof v !== 'number' || !Number.isFinite(v)) return '–';
-  const a = Math.abs(v);
-  if (a >= 1e6) return `${(v / 1e6).toFixed(a >= 1e7 ? 0 : 1)}M`;
-  if (a >= 1e3) return `${(v / 1e3).toFixed(a >= 1e4 ? 0 : 1)}k`;
-  if (a >= 10) return v.toFixed(0);
-  if (a >= 1) return v.toFixed(1);
-  return v.toPrecision(2);
-}
 
 function panel({ x, y, w, title, note, rows, unit }) {
   const rowH = 34;

@@ -2,7 +2,7 @@
 // stock socket.io, every one given the same Redis through BENCH_REDIS_URL.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { ROOT } from '../lib/runner.mjs';
+import { ROOT, untilReady } from '../lib/runner.mjs';
 import { requestJson } from './http.mjs';
 import { cpuSeconds, rssBytes } from './proc.mjs';
 
@@ -23,22 +23,7 @@ export async function startInstance(kind, index, redisUrl) {
   let stderr = '';
   child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-8000)));
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  const ready = await new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`${kind} instance ${index} did not start in 30 s: ${stderr}`)), 30000);
-    child.stdout.on('data', (d) => {
-      out += d;
-      const line = out.split('\n').find((l) => l.startsWith('{"ready"'));
-      if (line) {
-        clearTimeout(timer);
-        resolve(JSON.parse(line));
-      }
-    });
-    exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`${kind} instance ${index} exited (${code ?? signal}) before listening: ${stderr}`));
-    });
-  });
+  const ready = await untilReady(child, exited, { what: `${kind} instance ${index}`, seconds: 30, stderr: () => stderr });
   let alive = true;
   exited.then(() => (alive = false));
   return {

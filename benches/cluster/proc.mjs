@@ -1,16 +1,7 @@
 // What the cluster bench reads from /proc: a process's CPU time and memory, and the whole
 // machine's busy time (to tell other load from ours).
 import { readFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
-
-/** Ticks per second of /proc CPU times. */
-const CLK_TCK = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
+import { CLK_TCK, processCpuSeconds } from '../lib/runner.mjs';
 
 /** Microseconds on CLOCK_MONOTONIC, the clock the servers stamp broadcasts with. */
 export function monoUs() {
@@ -19,15 +10,7 @@ export function monoUs() {
 }
 
 /** CPU seconds (user + system, every thread) process `pid` has used, or null once it is gone. */
-export function cpuSeconds(pid) {
-  try {
-    const raw = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = raw.slice(raw.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
-  } catch {
-    return null;
-  }
-}
+export { processCpuSeconds as cpuSeconds };
 
 /** Resident memory of process `pid` in bytes (VmRSS), or null once it is gone. */
 export function rssBytes(pid) {

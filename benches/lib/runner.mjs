@@ -10,7 +10,8 @@ import { SERVERS } from './servers.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-const CLK_TCK = (() => {
+/** Ticks per second of /proc CPU times. */
+export const CLK_TCK = (() => {
   const out = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
   return Number(out.stdout?.trim()) || 100;
 })();
@@ -62,7 +63,7 @@ function machineBusyTicks() {
 }
 
 /** CPU seconds a process has used so far (all threads), or null once it is gone. */
-function processCpuSeconds(pid) {
+export function processCpuSeconds(pid) {
   try {
     const raw = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = raw.slice(raw.lastIndexOf(')') + 2).split(' ');
@@ -122,6 +123,29 @@ export function addonStamp() {
   }
 }
 
+/**
+ * Resolves with the `{"ready":…}` line a starting server prints on stdout; rejects (naming
+ * `what`, with its `stderr()`) if it exits first or takes longer than `seconds`.
+ */
+export function untilReady(child, exited, { what, seconds, stderr }) {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`${what} did not start in ${seconds} s: ${stderr()}`)), seconds * 1000);
+    child.stdout.on('data', (d) => {
+      out += d;
+      const line = out.split('\n').find((l) => l.startsWith('{"ready"'));
+      if (line) {
+        clearTimeout(timer);
+        resolve(JSON.parse(line));
+      }
+    });
+    exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited (${code ?? signal}) before listening: ${stderr()}`));
+    });
+  });
+}
+
 /** Starts a benchmark server; resolves once it listens. */
 export async function startServer(kind, { nofile, env = {} } = {}) {
   const { script, env: serverEnv = {}, runtime } = SERVERS[kind];
@@ -134,22 +158,7 @@ export async function startServer(kind, { nofile, env = {} } = {}) {
     stderr = (stderr + d).slice(-8000);
   });
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  const ready = await new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`${kind} server did not start in 20 s: ${stderr}`)), 20000);
-    child.stdout.on('data', (d) => {
-      out += d;
-      const line = out.split('\n').find((l) => l.startsWith('{"ready"'));
-      if (line) {
-        clearTimeout(timer);
-        resolve(JSON.parse(line));
-      }
-    });
-    exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`${kind} server exited (${code ?? signal}) before listening: ${stderr}`));
-    });
-  });
+  const ready = await untilReady(child, exited, { what: `${kind} server`, seconds: 20, stderr: () => stderr });
   return {
     kind,
     port: ready.port,
