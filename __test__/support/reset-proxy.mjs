@@ -1,6 +1,7 @@
 // A local TCP proxy in front of a server, for tests that cut connections abruptly: `reset()`
 // resets every connection it carries (RST, as a dead network would), `refuse(ms)` refuses
-// new ones for a while (a client that stays away).
+// new ones for a while (a client that stays away), `retarget(port)` sends new ones to
+// another server (a load balancer picking another instance).
 import net from 'node:net';
 import { once } from 'node:events';
 
@@ -8,12 +9,13 @@ import { once } from 'node:events';
 export async function resetProxy(t, targetPort) {
   const pairs = new Set();
   let refusingUntil = 0;
+  let target = targetPort;
   const server = net.createServer((client) => {
     if (Date.now() < refusingUntil) {
       client.resetAndDestroy();
       return;
     }
-    const upstream = net.connect(targetPort, '127.0.0.1');
+    const upstream = net.connect(target, '127.0.0.1');
     const pair = { client, upstream };
     pairs.add(pair);
     const end = () => {
@@ -48,6 +50,10 @@ export async function resetProxy(t, targetPort) {
     /** Refuses (resets) new connections for `ms`. */
     refuse(ms) {
       refusingUntil = Date.now() + ms;
+    },
+    /** Sends new connections to `port` from now on. */
+    retarget(port) {
+      target = port;
     },
   };
 }

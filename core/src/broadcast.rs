@@ -8,7 +8,7 @@ use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
 use crate::{
-    adapter::{ClusterMessage, MessageKind},
+    adapter::{ClusterMessage, Order},
     channel::ChannelName,
     cluster::ClusterLink,
     errors::BroadcastError,
@@ -22,8 +22,22 @@ pub struct Broadcast {
     /// The payload, JSON text produced once by the caller and never re-parsed into a tree;
     /// shared with the adapter, never copied.
     pub data: Arc<RawValue>,
-    /// Its recovery offset, given at delivery when recovery is on.
+    /// Its recovery offset: given by the cluster's backend (sequenced), or at delivery
+    /// (recovery on, one instance). Members whose position is past it skip it.
     pub offset: Option<u64>,
+    /// Whether nothing sequenced before it was lost on the way here (sequenced only).
+    pub continuous: bool,
+    /// The offset its frame carries as the last argument (recovery on): its own, or, for
+    /// one that could not be sequenced, the last offset given (a real position, so the
+    /// client never takes its data for one).
+    pub label: Option<u64>,
+}
+
+impl Broadcast {
+    /// A broadcast not sequenced (yet).
+    pub fn new(channel: ChannelName, data: Arc<RawValue>) -> Self {
+        Self { channel, data, offset: None, continuous: false, label: None }
+    }
 }
 
 /// The producer side of the local broadcast queue.
@@ -72,15 +86,19 @@ impl Broadcaster {
         Self { queue, link }
     }
 
-    fn share(&self, channel: &ChannelName, data: &Arc<RawValue>) {
-        self.link.publish(MessageKind::Broadcast, channel.as_str().to_owned(), data.clone());
+    /// Shares a broadcast with the cluster; `true` if the backend hands it back to be
+    /// delivered here too (sequenced).
+    fn share(&self, channel: &ChannelName, data: &Arc<RawValue>) -> bool {
+        self.link.publish_broadcast(channel.as_str().to_owned(), data.clone())
     }
 
     /// Sends from a non-runtime thread (the app's broadcast): to the cluster, then the local
-    /// queue.
+    /// queue (unless it comes back sequenced).
     pub fn send(&self, channel: ChannelName, data: Arc<RawValue>) -> Result<(), BroadcastError> {
-        self.share(&channel, &data);
-        self.queue.push(Broadcast { channel, data, offset: None })
+        if self.share(&channel, &data) {
+            return Ok(());
+        }
+        self.queue.push(Broadcast::new(channel, data))
     }
 
     /// Sends from async code on the runtime (a client's publish).
@@ -89,17 +107,23 @@ impl Broadcaster {
         channel: ChannelName,
         data: Arc<RawValue>,
     ) -> Result<(), BroadcastError> {
-        self.share(&channel, &data);
-        self.queue.push_async(Broadcast { channel, data, offset: None }).await
+        if self.share(&channel, &data) {
+            return Ok(());
+        }
+        self.queue.push_async(Broadcast::new(channel, data)).await
     }
 
-    /// Delivers another instance's broadcast to this instance's members. `false` once
-    /// delivery has stopped (the server is closing).
+    /// Delivers a broadcast from the cluster (another instance's, or a sequenced one) to
+    /// this instance's members. `false` once delivery has stopped (the server is closing).
     pub async fn deliver_remote(&self, message: ClusterMessage, max_channel_len: usize) -> bool {
         let Ok(channel) = ChannelName::parse(&message.channel, max_channel_len) else {
             return true;
         };
-        let broadcast = Broadcast { channel, data: message.data, offset: None };
+        let mut broadcast = Broadcast::new(channel, message.data);
+        if let Order::Sequenced(sequence) = message.order {
+            broadcast.offset = Some(sequence.offset);
+            broadcast.continuous = sequence.continuous;
+        }
         self.queue.push_async(broadcast).await.is_ok()
     }
 }

@@ -85,8 +85,7 @@ async fn drain(
                     for broadcast in &mut batch {
                         metrics.broadcast(broadcast.channel.category());
                         if let Some(recovery) = recovery {
-                            let offset = recovery.history.record(broadcast.channel.as_str(), &broadcast.data);
-                            broadcast.offset = Some(offset);
+                            give_offset(recovery, broadcast);
                         }
                     }
                     deliver(engines, &batch);
@@ -100,6 +99,25 @@ async fn drain(
             },
         }
     }
+}
+
+/// Keeps `broadcast` in the history with its offset: the one the cluster's backend gave it,
+/// or the next one (one instance). A broadcast the backend did not sequence while recovery
+/// is shared (backend down) is not kept, cannot be recovered, and is labelled with the last
+/// offset given.
+fn give_offset(recovery: &Recovery, broadcast: &mut Broadcast) {
+    let channel = broadcast.channel.as_str();
+    match broadcast.offset {
+        Some(offset) => {
+            let sequenced = (offset, broadcast.continuous);
+            if !recovery.history.record_sequenced(channel, &broadcast.data, sequenced) {
+                broadcast.offset = None;
+            }
+        }
+        None if recovery.is_shared() => {}
+        None => broadcast.offset = Some(recovery.history.record(channel, &broadcast.data)),
+    }
+    broadcast.label = Some(broadcast.offset.unwrap_or_else(|| recovery.history.current()));
 }
 
 /// Hands `batch` to each engine; a panic in one engine's delivery is logged and does not stop

@@ -4,6 +4,11 @@
 //! to its own members. The same path carries the presence protocol (`crate::presence`):
 //! heartbeats, member queries and their replies. Backends: [`local`] (one instance, the
 //! default), [`mongodb`] (change streams on a shared collection), [`redis`] (pub/sub).
+//!
+//! With connection state recovery on, broadcasts are *sequenced*: the backend gives each one
+//! a cluster-wide offset and hands it back to every instance, the publishing one included,
+//! in that order ([`Order`]); and recoverable sessions are kept in the backend
+//! ([`SessionStore`]), so a client recovers on whichever instance it comes back to.
 
 pub mod backoff;
 pub mod local;
@@ -50,6 +55,29 @@ impl MessageKind {
     }
 }
 
+/// A broadcast's place in the cluster-wide order, given by a sequencing backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sequence {
+    /// Its offset: greater than every offset delivered before it, equal on every instance.
+    pub offset: u64,
+    /// Whether this instance received everything the backend sequenced before it (false for
+    /// the first after start-up, and after a subscription was lost and opened again).
+    pub continuous: bool,
+}
+
+/// Whether a message is (to be) sequenced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Order {
+    /// Delivered as it comes; the publishing instance delivers it locally itself.
+    #[default]
+    Unsequenced,
+    /// Publishing side: sequence it and hand it back to this instance too, which delivers it
+    /// only then.
+    Requested,
+    /// Receiving side: it was sequenced.
+    Sequenced(Sequence),
+}
+
 /// A message travelling between instances.
 #[derive(Debug, Clone)]
 pub struct ClusterMessage {
@@ -64,6 +92,8 @@ pub struct ClusterMessage {
     /// When the publishing instance handed it to the backend, by that instance's clock, for
     /// `adapter_lag_seconds`; `None` until a backend has carried it.
     pub sent_at: Option<SystemTime>,
+    /// Its sequencing (broadcasts with recovery on).
+    pub order: Order,
 }
 
 impl PartialEq for ClusterMessage {
@@ -86,12 +116,25 @@ impl ClusterMessage {
     ) -> Option<Self> {
         let kind = MessageKind::from_wire_name(kind)?;
         let data: Arc<RawValue> = RawValue::from_string(data).ok()?.into();
-        Some(Self { origin: origin.into(), kind, channel, data, sent_at: None })
+        Some(Self {
+            origin: origin.into(),
+            kind,
+            channel,
+            data,
+            sent_at: None,
+            order: Order::Unsequenced,
+        })
     }
 
     /// A message made on this instance, not yet carried by a backend.
     pub fn new(origin: Arc<str>, kind: MessageKind, channel: String, data: Arc<RawValue>) -> Self {
-        Self { origin, kind, channel, data, sent_at: None }
+        Self { origin, kind, channel, data, sent_at: None, order: Order::Unsequenced }
+    }
+
+    /// Whether this instance delivers it when it arrives: another instance's message, or
+    /// this instance's own sequenced broadcast coming back.
+    pub fn is_for(&self, origin: &str) -> bool {
+        &*self.origin != origin || matches!(self.order, Order::Sequenced(_))
     }
 }
 
@@ -117,6 +160,20 @@ pub struct AdapterStatus {
 /// A task an adapter runs until shutdown.
 pub type AdapterTask = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
+/// A future an adapter's store returns.
+pub type StoreFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// Recoverable sessions kept in the backend, so any instance can recover them. Sessions are
+/// opaque JSON text to the backend; each is taken at most once.
+pub trait SessionStore: Send + Sync + 'static {
+    /// Keeps `session` under `pid` for `ttl`. Never blocks: it is written with the backend's
+    /// other publishes (in order, and flushed on a graceful close).
+    fn save(&self, pid: &str, session: String, ttl: Duration);
+
+    /// Takes the session kept under `pid` (removing it), if any: at most one caller gets it.
+    fn take(&self, pid: &str) -> StoreFuture<Option<String>>;
+}
+
 /// A cross-instance backend. Both methods are cheap to call; the work runs in the tasks they
 /// return or feed.
 pub trait Adapter: Send + Sync + 'static {
@@ -135,6 +192,17 @@ pub trait Adapter: Send + Sync + 'static {
     /// Its health now. A single instance's adapter is always up with nothing queued.
     fn status(&self) -> AdapterStatus {
         AdapterStatus { up: true, queued: 0 }
+    }
+
+    /// Whether it sequences broadcasts published with [`Order::Requested`].
+    fn sequences(&self) -> bool {
+        false
+    }
+
+    /// Where it keeps recoverable sessions for the cluster (`None`: this instance keeps its
+    /// own).
+    fn sessions(&self) -> Option<Arc<dyn SessionStore>> {
+        None
     }
 }
 

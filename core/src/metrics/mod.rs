@@ -318,6 +318,13 @@ impl Metrics {
     }
 }
 
+impl Metrics {
+    /// Sockets connected now, over every transport.
+    pub fn open_connections(&self) -> i64 {
+        self.connections.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+    }
+}
+
 /// Counts one connected socket while it lives.
 pub struct ConnectionGauge {
     metrics: Arc<Metrics>,

@@ -369,7 +369,7 @@ impl Drop for Connection {
                     rooms: self.socket.rooms_joined_at(),
                     position: self.socket.position(),
                 };
-                recovery.sessions.save(pid, saved);
+                recovery.save(pid, saved);
             }
         }
         self.engine.registry.remove(&self.socket);

@@ -107,7 +107,7 @@ impl Engine for NativeEngine {
             }
             deliveries += members.len();
             let category = broadcast.channel.category();
-            let frame = packet::broadcast(category, broadcast.data.get(), broadcast.offset);
+            let frame = packet::broadcast(category, broadcast.data.get(), broadcast.label);
             self.shared.metrics.delivered(category, members.len());
             self.shared.metrics.sent(frame.len() * members.len());
             for socket in members.drain(..) {

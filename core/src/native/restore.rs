@@ -34,7 +34,7 @@ pub fn keeps_session(reason: CloseReason) -> bool {
 /// Takes the session saved under `pid`; if its connection is still open (the server has not
 /// noticed it died), closes that first and waits for it to be saved.
 pub async fn take_session(engine: &NativeEngine, recovery: &Recovery, pid: &str) -> Option<Saved> {
-    if let Some(saved) = recovery.sessions.take(pid) {
+    if let Some(saved) = recovery.take(pid).await {
         return Some(saved);
     }
     let sid = recovery.sessions.live_sid(pid)?;
@@ -43,7 +43,7 @@ pub async fn take_session(engine: &NativeEngine, recovery: &Recovery, pid: &str)
     drop(old);
     let deadline = tokio::time::Instant::now() + HALF_OPEN_WAIT;
     while tokio::time::Instant::now() < deadline {
-        if let Some(saved) = recovery.sessions.take(pid) {
+        if let Some(saved) = recovery.take(pid).await {
             return Some(saved);
         }
         tokio::time::sleep(Duration::from_millis(5)).await;

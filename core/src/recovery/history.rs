@@ -49,6 +49,9 @@ struct Inner {
     /// The highest offset evicted by age or bytes, from any channel (a channel whose entries
     /// all went is forgotten; this still tells what it lost).
     evicted_up_to: u64,
+    /// Positions before this may have missed broadcasts that were never received (sequenced
+    /// offsets: the first after start-up, or after the backend lost some).
+    complete_from: u64,
 }
 
 /// A broadcast to replay.
@@ -100,6 +103,27 @@ impl History {
         self.lock().record(channel, data)
     }
 
+    /// Keeps a broadcast the cluster's backend sequenced at `offset`; `continuous`: nothing
+    /// sequenced since the previous one was lost. `false` (not kept) if `offset` is not past
+    /// the last one.
+    pub fn record_sequenced(
+        &self,
+        channel: &str,
+        data: &Arc<RawValue>,
+        (offset, continuous): (u64, bool),
+    ) -> bool {
+        let mut locked = self.lock();
+        let inner = &mut *locked.inner;
+        if offset <= inner.last {
+            return false;
+        }
+        if !continuous {
+            inner.complete_from = offset - 1;
+        }
+        locked.keep(offset, channel, data);
+        true
+    }
+
     /// Bytes retained now (data plus overhead).
     pub fn bytes(&self) -> usize {
         self.lock().inner.bytes
@@ -118,10 +142,16 @@ impl Locked<'_> {
 
     /// See [`History::record`].
     pub fn record(&mut self, channel: &str, data: &Arc<RawValue>) -> u64 {
+        let offset = self.inner.last + 1;
+        self.keep(offset, channel, data);
+        offset
+    }
+
+    /// Keeps `data` to `channel` at `offset` (past the last), evicting what the bounds say.
+    fn keep(&mut self, offset: u64, channel: &str, data: &Arc<RawValue>) {
         let now = Instant::now();
         let inner = &mut *self.inner;
-        inner.last += 1;
-        let offset = inner.last;
+        inner.last = offset;
         let entry = Entry { offset, at: now, data: data.clone() };
         inner.bytes += cost(data);
         let kept = inner.channels.entry(channel.into()).or_default();
@@ -159,7 +189,6 @@ impl Locked<'_> {
                 }
             }
         }
-        offset
     }
 
     /// The broadcasts to `rooms` (each with the offset it was joined at) after `after`, in
@@ -168,6 +197,9 @@ impl Locked<'_> {
         let mut missed = Vec::new();
         for (room, joined) in rooms {
             let from = after.max(*joined);
+            if from < self.inner.complete_from {
+                return Err(Gap);
+            }
             let Some(channel) = self.inner.channels.get(room) else {
                 // Nothing retained for it: fine unless something after `from` was evicted
                 // (from any channel: it may have been this one's).
@@ -242,6 +274,23 @@ mod tests {
         let locked = history.lock();
         assert_eq!(locked.since(&[("c:0".into(), 0)], 9_000).map(|m| offsets(&m)), Err(Gap));
         assert!(locked.since(&[("c:0".into(), 0)], 9_995).is_ok());
+    }
+
+    #[test]
+    fn sequenced_offsets_replay_only_from_where_nothing_was_lost() {
+        let history = History::new(limits(100, 1 << 20));
+        // Joined this cluster at 100: what came before never reached this instance.
+        assert!(history.record_sequenced("a:1", &json(1), (100, false)));
+        assert!(history.record_sequenced("a:1", &json(2), (101, true)));
+        assert!(!history.record_sequenced("a:1", &json(2), (101, true)), "not twice");
+        let room = [("a:1".into(), 0)];
+        assert_eq!(history.lock().since(&room, 50).map(|m| offsets(&m)), Err(Gap));
+        assert_eq!(offsets(&history.lock().since(&room, 99).unwrap()), vec![100, 101]);
+        // The backend lost 102..=104 on the way here: positions before 104 are gaps now.
+        assert!(history.record_sequenced("a:1", &json(3), (105, false)));
+        assert_eq!(history.lock().since(&room, 101).map(|m| offsets(&m)), Err(Gap));
+        assert_eq!(offsets(&history.lock().since(&room, 104).unwrap()), vec![105]);
+        assert_eq!(history.current(), 105);
     }
 
     #[test]

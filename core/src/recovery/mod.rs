@@ -13,11 +13,21 @@
 //! restore computes its replay and sets the socket's position under the same lock, so each
 //! broadcast reaches a recovering client exactly once: from the replay, or live.
 //! Native engine only: socketioxide's sessions get no pid, so their clients never ask.
+//!
+//! Across instances ([`Recovery::share_through`]): the backend gives every broadcast its
+//! offset and hands it to every instance in offset order (`crate::adapter::Order`), so each
+//! instance's history holds the same offsets for the same broadcasts, and a session saved
+//! in the backend by one instance is recovered by any other from its own history.
 
 pub mod history;
 mod sessions;
 
-use std::time::Duration;
+use std::{
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
+
+use crate::adapter::SessionStore;
 
 pub use history::{Gap, History, HistoryLimits, Missed};
 pub use sessions::{Saved, Sessions};
@@ -47,8 +57,12 @@ impl Default for RecoveryConfig {
 pub struct Recovery {
     /// The retained broadcasts.
     pub history: History,
-    /// Sessions that ended involuntarily, by private id.
+    /// Sessions that ended involuntarily, by private id (when no backend keeps them), and
+    /// the live ones.
     pub sessions: Sessions,
+    /// The cluster's backend, keeping sessions for every instance; set once.
+    shared: OnceLock<Arc<dyn SessionStore>>,
+    window: Duration,
 }
 
 impl Recovery {
@@ -61,6 +75,38 @@ impl Recovery {
                 total_bytes: config.max_history_bytes,
             }),
             sessions: Sessions::new(config.max_disconnection),
+            shared: OnceLock::new(),
+            window: config.max_disconnection,
+        }
+    }
+
+    /// From now on sessions are kept in the cluster's backend, and broadcasts are sequenced
+    /// by it.
+    pub fn share_through(&self, store: Arc<dyn SessionStore>) {
+        let _ = self.shared.set(store);
+    }
+
+    /// Whether this instance recovers across the cluster (its broadcasts are sequenced).
+    pub fn is_shared(&self) -> bool {
+        self.shared.get().is_some()
+    }
+
+    /// Keeps the session of a connection that ended involuntarily under `pid`.
+    pub fn save(&self, pid: &str, saved: Saved) {
+        match self.shared.get() {
+            Some(store) => match serde_json::to_string(&saved) {
+                Ok(json) => store.save(pid, json, self.window),
+                Err(e) => tracing::warn!(error = %e, "cannot encode a recoverable session"),
+            },
+            None => self.sessions.save(pid, saved),
+        }
+    }
+
+    /// Takes the session saved under `pid`, if it is still within the window (once).
+    pub async fn take(&self, pid: &str) -> Option<Saved> {
+        match self.shared.get() {
+            Some(store) => serde_json::from_str(&store.take(pid).await?).ok(),
+            None => self.sessions.take(pid),
         }
     }
 }

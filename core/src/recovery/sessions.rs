@@ -12,8 +12,8 @@ use std::{
 const PURGE_AT: usize = 1024;
 
 /// What a recovered session gets back: ids and channel names only, never the app's auth
-/// context or tokens.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// context or tokens. Kept as JSON in a cluster's backend.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Saved {
     /// The socket id.
     pub sid: Box<str>,

@@ -8,7 +8,7 @@ use tokio::sync::{mpsc, Mutex};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    adapter::{Adapter, AdapterStatus, AdapterTask, ClusterMessage, MessageKind},
+    adapter::{Adapter, AdapterStatus, AdapterTask, ClusterMessage, MessageKind, SessionStore},
     broadcast::Broadcaster,
     metrics::Metrics,
     presence::Presence,
@@ -39,8 +39,16 @@ impl Server {
             },
             self.shutdown.clone(),
         ));
-        self.link
-            .set_adapter(Arc::new(Counted { inner: backend, metrics: self.metrics().clone() }));
+        // With recovery on, a backend that keeps sessions and sequences broadcasts lets a
+        // client recover on any instance.
+        let recovery = self.shared.recovery.as_ref();
+        let shared_recovery = recovery.zip(backend.sessions()).filter(|_| backend.sequences());
+        let sequencing = shared_recovery.is_some();
+        if let Some((recovery, store)) = shared_recovery {
+            recovery.share_through(store);
+        }
+        let counted = Counted { inner: backend, metrics: self.metrics().clone() };
+        self.link.set_adapter(Arc::new(counted), sequencing);
         let (presence, shutdown) = (self.presence.clone(), self.shutdown.clone());
         self.spawn(async move {
             supervised("presence", &shutdown.clone(), || {
@@ -74,6 +82,14 @@ impl Adapter for Counted {
     fn status(&self) -> AdapterStatus {
         self.inner.status()
     }
+
+    fn sequences(&self) -> bool {
+        self.inner.sequences()
+    }
+
+    fn sessions(&self) -> Option<Arc<dyn SessionStore>> {
+        self.inner.sessions()
+    }
 }
 
 /// Where other instances' messages go.
@@ -99,7 +115,7 @@ async fn route_incoming(
         async move {
             let mut incoming = incoming.lock().await;
             while let Some(message) = incoming.recv().await {
-                if message.origin == router.origin {
+                if !message.is_for(&router.origin) {
                     continue;
                 }
                 router.metrics.adapter_received(message.sent_at);

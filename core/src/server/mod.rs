@@ -7,7 +7,7 @@ mod listen;
 mod metrics;
 mod ops;
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use tokio::{runtime::Handle, sync::OnceCell};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -130,15 +130,31 @@ impl Server {
         &self.runtime
     }
 
+    /// Disconnects every client and waits, up to `grace`, for their connections to end.
+    async fn close_connections_within(&self, grace: Duration) {
+        for engine in &self.engines {
+            engine.begin_close_all().await;
+        }
+        let deadline = tokio::time::Instant::now() + grace;
+        while self.metrics().open_connections() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// Stops accepting, disconnects every client, waits up to the configured grace for
     /// connections to finish, then cuts the rest. Later calls wait for the first to finish.
     pub async fn close(&self) {
         self.closed
             .get_or_init(|| async {
                 let grace = self.config().close_grace;
-                // Dropping the shared backend lets its publisher flush what is queued.
                 self.presence.leave();
-                self.link.set_adapter(Arc::new(LocalAdapter));
+                if self.shared.recovery.as_ref().is_some_and(|r| r.is_shared()) {
+                    // Connections first: the sessions they leave go to the backend, which
+                    // is still there to take them, and other instances can recover them.
+                    self.close_connections_within(grace).await;
+                }
+                // Dropping the shared backend lets its publisher flush what is queued.
+                self.link.set_adapter(Arc::new(LocalAdapter), false);
                 self.adapter_tasks.close();
                 let _ = tokio::time::timeout(grace, self.adapter_tasks.wait()).await;
                 self.shutdown.cancel();

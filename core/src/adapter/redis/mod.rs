@@ -1,4 +1,7 @@
 //! The Redis backend: broadcasts go through one pub/sub channel shared by the instances.
+//! Sequenced broadcasts (recovery on) are numbered and published by one script
+//! ([`SEQUENCE_SCRIPT`]), so every instance receives them in the order of their numbers;
+//! recoverable sessions are keys with an expiry, taken with `GETDEL`.
 
 use std::{
     sync::{
@@ -9,15 +12,17 @@ use std::{
 };
 
 use futures_util::StreamExt;
-use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+mod wire;
+
+use wire::{command, decode, sequence_key, session_key, Command, Outgoing, SEQUENCE_SCRIPT};
+
 use super::{
     backoff::{count_dropped, open_with_backoff, pause, Backoff, Health, Links},
-    from_unix_millis, unix_millis, Adapter, AdapterError, AdapterStatus, AdapterTask,
-    ClusterMessage, MessageKind,
+    unix_millis, Adapter, AdapterError, AdapterStatus, AdapterTask, ClusterMessage, Order,
+    SessionStore, StoreFuture,
 };
 
 /// How to reach Redis, with every limit.
@@ -49,38 +54,17 @@ impl RedisConfig {
     }
 }
 
-/// The message on the wire: JSON with the payload embedded as is; `t` is when it was
-/// published (Unix milliseconds; absent from older instances' messages).
-#[derive(Serialize)]
-struct WireOut<'a> {
-    o: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    k: Option<&'a str>,
-    c: &'a str,
-    d: &'a RawValue,
-    t: u64,
-}
-
-#[derive(Deserialize)]
-struct WireIn {
-    o: String,
-    #[serde(default)]
-    k: Option<String>,
-    c: String,
-    d: Box<RawValue>,
-    #[serde(default)]
-    t: Option<u64>,
-}
-
 /// The Redis adapter.
 pub struct RedisAdapter {
     origin: Arc<str>,
     client: redis::Client,
     channel: String,
-    queue: mpsc::Sender<(Instant, ClusterMessage)>,
+    queue: mpsc::Sender<(Instant, Outgoing)>,
     first_subscription: Mutex<Option<redis::aio::PubSub>>,
     dropped: Arc<AtomicU64>,
     links: Links,
+    /// A connection for taking sessions, opened on first use and after a failure.
+    takes: Arc<tokio::sync::Mutex<Option<redis::aio::MultiplexedConnection>>>,
 }
 
 fn unreachable(address: &str, error: impl std::fmt::Display) -> AdapterError {
@@ -133,32 +117,10 @@ impl RedisAdapter {
             first_subscription: Mutex::new(Some(pubsub)),
             dropped,
             links,
+            takes: Arc::default(),
         });
         Ok((adapter, Box::pin(publisher)))
     }
-}
-
-/// Encodes a message for the channel; `None` if its data is not JSON.
-fn encode(message: &ClusterMessage) -> Option<String> {
-    let wire = WireOut {
-        o: &message.origin,
-        k: message.kind.wire_name(),
-        c: &message.channel,
-        d: &message.data,
-        t: unix_millis(std::time::SystemTime::now()),
-    };
-    serde_json::to_string(&wire).ok()
-}
-
-fn decode(payload: &[u8]) -> Option<ClusterMessage> {
-    let wire: WireIn = serde_json::from_slice(payload).ok()?;
-    Some(ClusterMessage {
-        origin: wire.o.into(),
-        kind: MessageKind::from_wire_name(wire.k.as_deref())?,
-        channel: wire.c,
-        data: Arc::from(wire.d),
-        sent_at: wire.t.map(from_unix_millis),
-    })
 }
 
 /// Messages sent to Redis in one pipeline: a burst costs one round trip per this many
@@ -171,14 +133,15 @@ const MAX_PIPELINE: usize = 256;
 async fn publish_loop(
     client: redis::Client,
     mut connection: redis::aio::MultiplexedConnection,
-    (channel, mut rx): (String, mpsc::Receiver<(Instant, ClusterMessage)>),
+    (channel, mut rx): (String, mpsc::Receiver<(Instant, Outgoing)>),
     shutdown: CancellationToken,
     max_age: Duration,
     (dropped, mut health): (Arc<AtomicU64>, Health),
 ) {
     let mut backoff = Backoff::default();
     let mut taken = Vec::with_capacity(MAX_PIPELINE);
-    let mut batch: Vec<(Instant, String)> = Vec::with_capacity(MAX_PIPELINE);
+    let mut batch: Vec<(Instant, Command)> = Vec::with_capacity(MAX_PIPELINE);
+    let counter = sequence_key(&channel);
     loop {
         let received = tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -187,7 +150,9 @@ async fn publish_loop(
         if received == 0 {
             return;
         }
-        batch.extend(taken.drain(..).filter_map(|(queued, m)| Some((queued, encode(&m)?))));
+        batch.extend(
+            taken.drain(..).filter_map(|(queued, o)| Some((queued, command(o, &channel)?))),
+        );
         loop {
             let before = batch.len();
             batch.retain(|(queued, _)| queued.elapsed() < max_age);
@@ -196,8 +161,28 @@ async fn publish_loop(
                 break;
             }
             let mut pipeline = redis::pipe();
-            for (_, payload) in &batch {
-                pipeline.cmd("PUBLISH").arg(&channel).arg(payload).ignore();
+            let clock_us = unix_millis(std::time::SystemTime::now()).saturating_mul(1000);
+            for (_, command) in &batch {
+                match command {
+                    Command::Publish(payload) => {
+                        pipeline.cmd("PUBLISH").arg(&channel).arg(payload).ignore();
+                    }
+                    Command::Sequenced(head, tail) => {
+                        pipeline
+                            .cmd("EVAL")
+                            .arg(SEQUENCE_SCRIPT)
+                            .arg(1)
+                            .arg(&counter)
+                            .arg(head)
+                            .arg(tail)
+                            .arg(clock_us)
+                            .arg(&channel)
+                            .ignore();
+                    }
+                    Command::Session { key, session, ttl_ms } => {
+                        pipeline.cmd("SET").arg(key).arg(session).arg("PX").arg(ttl_ms).ignore();
+                    }
+                }
             }
             match pipeline.query_async::<()>(&mut connection).await {
                 Ok(()) => {
@@ -220,11 +205,17 @@ async fn publish_loop(
     }
 }
 
-impl Adapter for RedisAdapter {
-    fn publish(&self, message: ClusterMessage) {
-        if self.queue.try_send((Instant::now(), message)).is_err() {
+impl RedisAdapter {
+    fn send(&self, outgoing: Outgoing) {
+        if self.queue.try_send((Instant::now(), outgoing)).is_err() {
             count_dropped(&self.dropped, "Redis");
         }
+    }
+}
+
+impl Adapter for RedisAdapter {
+    fn publish(&self, message: ClusterMessage) {
+        self.send(Outgoing::Message(message));
     }
 
     fn subscribe(
@@ -244,6 +235,62 @@ impl Adapter for RedisAdapter {
         let queued = self.queue.max_capacity() - self.queue.capacity();
         AdapterStatus { up: self.links.up(), queued }
     }
+
+    fn sequences(&self) -> bool {
+        true
+    }
+
+    fn sessions(&self) -> Option<Arc<dyn SessionStore>> {
+        Some(Arc::new(RedisSessions {
+            adapter_queue: self.queue.downgrade(),
+            dropped: self.dropped.clone(),
+            client: self.client.clone(),
+            channel: self.channel.clone(),
+            takes: self.takes.clone(),
+        }))
+    }
+}
+
+/// Sessions as Redis keys: saved through the publishing task (`SET … PX`), taken with
+/// `GETDEL` (atomic: one taker gets it).
+struct RedisSessions {
+    /// Weak: the adapter's going away closes the queue, which lets the publisher finish.
+    adapter_queue: mpsc::WeakSender<(Instant, Outgoing)>,
+    dropped: Arc<AtomicU64>,
+    client: redis::Client,
+    channel: String,
+    takes: Arc<tokio::sync::Mutex<Option<redis::aio::MultiplexedConnection>>>,
+}
+
+impl SessionStore for RedisSessions {
+    fn save(&self, pid: &str, session: String, ttl: Duration) {
+        let outgoing = Outgoing::Session { pid: pid.to_owned(), session, ttl };
+        let Some(queue) = self.adapter_queue.upgrade() else { return };
+        if queue.try_send((Instant::now(), outgoing)).is_err() {
+            count_dropped(&self.dropped, "Redis");
+        }
+    }
+
+    fn take(&self, pid: &str) -> StoreFuture<Option<String>> {
+        let key = session_key(&self.channel, pid);
+        let (client, takes) = (self.client.clone(), self.takes.clone());
+        Box::pin(async move {
+            let mut cached = takes.lock().await;
+            if cached.is_none() {
+                *cached = client.get_multiplexed_async_connection().await.ok();
+            }
+            let connection = cached.as_mut()?;
+            let taken = redis::cmd("GETDEL").arg(&key).query_async(connection).await;
+            match taken {
+                Ok(session) => session,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot take a recoverable session from Redis");
+                    *cached = None;
+                    None
+                }
+            }
+        })
+    }
 }
 
 async fn follow(
@@ -254,6 +301,7 @@ async fn follow(
     mut health: Health,
 ) {
     let mut backoff = Backoff::default();
+    let mut last = None;
     loop {
         let open = || async {
             let mut pubsub = client.get_async_pubsub().await?;
@@ -276,8 +324,11 @@ async fn follow(
                     next = messages.next() => next,
                 };
                 let Some(msg) = next else { break };
-                let Some(message) = decode(msg.get_payload_bytes()) else { continue };
-                if message.origin != origin && sink.send(message).await.is_err() {
+                let Some(message) = decode(msg.get_payload_bytes(), last) else { continue };
+                if let Order::Sequenced(sequence) = message.order {
+                    last = Some(sequence.offset);
+                }
+                if message.is_for(&origin) && sink.send(message).await.is_err() {
                     return;
                 }
             }
@@ -286,28 +337,5 @@ async fn follow(
         if !pause(&shutdown, backoff.next_delay()).await {
             return;
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wire_round_trip_keeps_the_json_text() {
-        for kind in [None, Some("presence")] {
-            let message =
-                ClusterMessage::from_parts("a", kind, "chat:1".into(), r#"{"x":[1,"é"]}"#.into())
-                    .unwrap();
-            let encoded = encode(&message).unwrap();
-            let decoded = decode(encoded.as_bytes()).unwrap();
-            assert_eq!(decoded, message);
-            let age = decoded.sent_at.unwrap().elapsed().unwrap_or_default();
-            assert!(age < Duration::from_secs(5), "sent_at is when it was encoded");
-        }
-        let older = decode(br#"{"o":"a","c":"chat:1","d":1}"#).unwrap();
-        assert_eq!(older.sent_at, None, "an older instance's message has no time");
-        assert_eq!(decode(b"not json"), None);
-        assert_eq!(decode(br#"{"o":"a","k":"future","c":"","d":1}"#), None);
     }
 }

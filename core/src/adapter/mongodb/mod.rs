@@ -1,6 +1,9 @@
 //! The MongoDB backend: every instance inserts its broadcasts into one shared collection and
 //! follows the others' through a change stream (`PROTOCOL.md`, "Horizontal scaling").
 //! Documents carry `createdAt` as a BSON date so the TTL index really expires them.
+//! Sequenced broadcasts (recovery on) carry `q: true` and come back to every instance, the
+//! inserting one included; their offset is the change event's cluster time, which orders
+//! them the same on every instance. Recoverable sessions live in `<collection>_sessions`.
 
 use std::{
     sync::{
@@ -12,7 +15,7 @@ use std::{
 
 use futures_util::StreamExt;
 use mongodb::{
-    bson::{doc, oid::ObjectId, DateTime, Document},
+    bson::{doc, oid::ObjectId, Document},
     change_stream::{event::ChangeStreamEvent, ChangeStream},
     error::{Error as MongoError, ErrorKind},
     options::{ClientOptions, IndexOptions},
@@ -21,9 +24,16 @@ use mongodb::{
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+mod documents;
+mod sessions;
+
+use documents::{from_document, offset_of, to_document, Item, Pending};
+use sessions::MongoSessions;
+
 use super::{
     backoff::{count_dropped, count_for_log, open_with_backoff, pause, Backoff, Health, Links},
-    Adapter, AdapterError, AdapterStatus, AdapterTask, ClusterMessage,
+    Adapter, AdapterError, AdapterStatus, AdapterTask, ClusterMessage, Order, Sequence,
+    SessionStore,
 };
 
 /// MongoDB error code: the collection already exists.
@@ -75,16 +85,11 @@ impl MongoConfig {
     }
 }
 
-struct Pending {
-    id: ObjectId,
-    queued: Instant,
-    message: ClusterMessage,
-}
-
 /// The MongoDB adapter.
 pub struct MongoAdapter {
     origin: Arc<str>,
     collection: Collection<Document>,
+    sessions: Collection<Document>,
     queue: mpsc::Sender<Pending>,
     first_stream: Mutex<Option<ChangeStream<ChangeStreamEvent<Document>>>>,
     dropped: Arc<AtomicU64>,
@@ -158,6 +163,16 @@ impl MongoAdapter {
         }
         let collection = db.collection::<Document>(&config.collection);
         ensure_ttl_index(&collection, config.ttl).await.map_err(|e| setup(e.to_string()))?;
+        let sessions = db.collection::<Document>(&format!("{}_sessions", config.collection));
+        let expiry = IndexModel::builder()
+            .keys(doc! { "expiresAt": 1 })
+            .options(IndexOptions::builder().expire_after(Duration::ZERO).build())
+            .build();
+        if let Err(e) = sessions.create_index(expiry).await {
+            if command_code(&e) != Some(INDEX_OPTIONS_CONFLICT) {
+                return Err(setup(e.to_string()));
+            }
+        }
         let stream =
             open_stream(&collection, &origin, None).await.map_err(|e| setup(e.to_string()))?;
 
@@ -166,7 +181,7 @@ impl MongoAdapter {
         let links = Links::default();
         let health = Health::new("MongoDB", "publish", links.publishing.clone());
         let publisher = publish_loop(
-            collection.clone(),
+            (collection.clone(), sessions.clone()),
             rx,
             shutdown,
             config.max_publish_age,
@@ -175,6 +190,7 @@ impl MongoAdapter {
         let adapter = Arc::new(Self {
             origin,
             collection,
+            sessions,
             queue,
             first_stream: Mutex::new(Some(stream)),
             dropped,
@@ -211,38 +227,32 @@ async fn open_stream(
 ) -> Result<ChangeStream<ChangeStreamEvent<Document>>, MongoError> {
     collection
         .watch()
-        .pipeline([doc! { "$match": { "operationType": "insert", "fullDocument.origin": { "$ne": origin } } }])
+        .pipeline([doc! { "$match": {
+            "operationType": "insert",
+            "$or": [{ "fullDocument.origin": { "$ne": origin } }, { "fullDocument.q": true }],
+        } }])
         .resume_after(resume)
         .await
 }
 
-fn to_document(pending: &Pending) -> Document {
-    let mut document = doc! {
-        "_id": pending.id,
-        "origin": &*pending.message.origin,
-        "channel": &pending.message.channel,
-        "data": pending.message.data.get(),
-        "createdAt": DateTime::now(),
-    };
-    if let Some(kind) = pending.message.kind.wire_name() {
-        document.insert("kind", kind);
+/// Inserts `documents` (unordered, with our own `_id`s: a retry after a partial success only
+/// hits duplicate-key errors for what already landed, so nothing is inserted twice).
+async fn insert_all(
+    collection: &Collection<Document>,
+    documents: Vec<Document>,
+) -> Result<(), MongoError> {
+    if documents.is_empty() {
+        return Ok(());
     }
-    document
-}
-
-fn from_document(document: &Document) -> Option<ClusterMessage> {
-    let mut message = ClusterMessage::from_parts(
-        document.get_str("origin").ok()?,
-        document.get_str("kind").ok(),
-        document.get_str("channel").ok()?.to_owned(),
-        document.get_str("data").ok()?.to_owned(),
-    )?;
-    message.sent_at = document.get_datetime("createdAt").ok().map(|at| at.to_system_time());
-    Some(message)
+    match collection.insert_many(documents).ordered(false).await {
+        Ok(_) => Ok(()),
+        Err(e) if only_duplicates(&e) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 async fn publish_loop(
-    collection: Collection<Document>,
+    (collection, sessions): (Collection<Document>, Collection<Document>),
     mut rx: mpsc::Receiver<Pending>,
     shutdown: CancellationToken,
     max_age: Duration,
@@ -273,16 +283,22 @@ async fn publish_loop(
         if batch.is_empty() {
             continue;
         }
-        let documents: Vec<Document> = batch.iter().map(to_document).collect();
-        // Unordered with our own `_id`s: a retry after a partial success only hits
-        // duplicate-key errors for what already landed, so nothing is published twice.
-        match collection.insert_many(documents).ordered(false).await {
-            Ok(_) => {
-                health.up();
-                backoff.reset();
-                batch.clear();
+        let mut documents = Vec::with_capacity(batch.len());
+        let mut saved = Vec::new();
+        for pending in &batch {
+            match &pending.item {
+                Item::Message(message) => documents.push(to_document(pending.id, message)),
+                Item::Session { pid, session, expires_at } => saved.push(doc! {
+                    "_id": pid, "session": session, "expiresAt": expires_at,
+                }),
             }
-            Err(e) if only_duplicates(&e) => {
+        }
+        let inserted = match insert_all(&sessions, saved).await {
+            Ok(()) => insert_all(&collection, documents).await,
+            Err(e) => Err(e),
+        };
+        match inserted {
+            Ok(()) => {
                 health.up();
                 backoff.reset();
                 batch.clear();
@@ -293,6 +309,15 @@ async fn publish_loop(
                     return;
                 }
             }
+        }
+    }
+}
+
+impl MongoAdapter {
+    fn send(&self, item: Item) {
+        let pending = Pending { id: ObjectId::new(), queued: Instant::now(), item };
+        if self.queue.try_send(pending).is_err() {
+            count_dropped(&self.dropped, "MongoDB");
         }
     }
 }
@@ -310,10 +335,7 @@ impl Adapter for MongoAdapter {
             }
             return;
         }
-        let pending = Pending { id: ObjectId::new(), queued: Instant::now(), message };
-        if self.queue.try_send(pending).is_err() {
-            count_dropped(&self.dropped, "MongoDB");
-        }
+        self.send(Item::Message(message));
     }
 
     fn subscribe(
@@ -332,6 +354,15 @@ impl Adapter for MongoAdapter {
         let queued = self.queue.max_capacity() - self.queue.capacity();
         AdapterStatus { up: self.links.up(), queued }
     }
+
+    fn sequences(&self) -> bool {
+        true
+    }
+
+    fn sessions(&self) -> Option<Arc<dyn SessionStore>> {
+        let queue = self.queue.downgrade();
+        Some(Arc::new(MongoSessions { queue, sessions: self.sessions.clone() }))
+    }
 }
 
 async fn follow(
@@ -344,6 +375,8 @@ async fn follow(
     let mut backoff = Backoff::default();
     let mut resume = None;
     loop {
+        // Resumed from a token, the stream misses nothing since the last event we had.
+        let mut continuous = resume.is_some();
         let open = || open_stream(&collection, &origin, resume.clone());
         let first = stream.take();
         let Some(mut current) =
@@ -361,10 +394,16 @@ async fn follow(
             match next {
                 Some(Ok(event)) => {
                     resume = Some(event.id.clone());
-                    if let Some(message) = event.full_document.as_ref().and_then(from_document) {
-                        if sink.send(message).await.is_err() {
-                            return;
-                        }
+                    let Some(document) = event.full_document.as_ref() else { continue };
+                    let Some(mut message) = from_document(document) else { continue };
+                    if document.get_bool("q").unwrap_or(false) {
+                        let Some(time) = event.cluster_time else { continue };
+                        let offset = offset_of(time);
+                        message.order = Order::Sequenced(Sequence { offset, continuous });
+                        continuous = true;
+                    }
+                    if message.is_for(&origin) && sink.send(message).await.is_err() {
+                        return;
                     }
                 }
                 Some(Err(e)) => {
