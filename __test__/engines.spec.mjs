@@ -74,7 +74,7 @@ test('websocket pings are answered and fragmented messages reassembled', async (
   assert.equal(String(await pong), 'are you there');
   raw.ws.send('42["joinChannel",', { fin: false });
   raw.ws.send('"chat:frag"]', { fin: true });
-  await until(raw, (m) => m === '42["joinedChannel","chat:frag"]', 'joinedChannel after a fragmented join');
+  await until(raw, (m) => m === '42["joinedChannel","chat:frag","0"]', 'joinedChannel (with its position) after a fragmented join');
 });
 
 test('a CONNECT to another namespace is refused and the session stays usable', async (t) => {

@@ -37,6 +37,8 @@ const FAMILY_TYPES = {
   modelence_ws_hook_timeouts_total: 'counter',
   modelence_ws_recoveries_total: 'counter',
   modelence_ws_recovery_replayed_total: 'counter',
+  modelence_ws_recovery_history_messages: 'gauge',
+  modelence_ws_recovery_history_bytes: 'gauge',
   modelence_ws_cluster_peers: 'gauge',
   modelence_ws_adapter_up: 'gauge',
   modelence_ws_adapter_queue: 'gauge',
@@ -274,7 +276,7 @@ test('a client that stops reading while large broadcasts flow is cut off and cou
   const slow = await attacker(t, port);
   assert.match(await slow.connect(), /^40\{/);
   slow.send('42["joinChannel","chat:room"]');
-  assert.equal(await slow.waitMessage((m) => m.startsWith('42')), '42["joinedChannel","chat:room"]');
+  assert.equal(await slow.waitMessage((m) => m.startsWith('42')), '42["joinedChannel","chat:room","0"]', 'with recovery on (the default), replies carry the position');
   slow.pause();
 
   // 100 broadcasts of 256 KB (25 MB, far beyond the kernel's buffers and the 1 MiB queue),

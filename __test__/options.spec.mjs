@@ -32,7 +32,7 @@ const cases = [
   ['pending hook calls over 1e6', { maxPendingHookCalls: 1e6 + 1 }, 'startWebsocketServer(): options.maxPendingHookCalls must be an integer from 1 to 1000000, got number 1000001'],
   ['recovery as a string', { connectionStateRecovery: 'on' }, 'startWebsocketServer(): options.connectionStateRecovery must be a boolean or an object like { maxDisconnectionDuration: 120000 }, got the string "on"'],
   ['recovery window of 0', { connectionStateRecovery: { maxDisconnectionDuration: 0 } }, 'startWebsocketServer(): options.connectionStateRecovery.maxDisconnectionDuration must be an integer from 1 to 2147483647 (ms), got number 0'],
-  ['an unknown recovery key', { connectionStateRecovery: { skipMiddlewares: true } }, 'startWebsocketServer(): options.connectionStateRecovery.skipMiddlewares is not an option; use maxDisconnectionDuration (ms)'],
+  ['an unknown recovery key', { connectionStateRecovery: { skipMiddlewares: true } }, 'startWebsocketServer(): options.connectionStateRecovery.skipMiddlewares is not an option; use maxDisconnectionDuration, maxMessagesPerChannel, maxHistoryBytes'],
   ['metrics', { metrics: 'yes' }, "startWebsocketServer(): options.metrics must be true, false or an object like { path: '/metrics' }, got the string \"yes\""],
   ['metrics null', { metrics: null }, "startWebsocketServer(): options.metrics must be true, false or an object like { path: '/metrics' }, got null"],
   ['metrics path', { metrics: { path: 'metrics' } }, "startWebsocketServer(): options.metrics.path must be a URL path starting with '/' (default '/metrics'), got the string \"metrics\""],
@@ -110,13 +110,22 @@ test('the hardening limits reach the native options; unset ones keep the native 
   for (const key of Object.keys(limits)) assert.equal(defaults[key], undefined, key);
 });
 
-test('connectionStateRecovery: off by default, true is two minutes, an object sets the window', () => {
-  const windowOf = (value) => normalizeOptions({ port: 0, connectionStateRecovery: value }).nativeOptions.recoveryWindowMs;
-  assert.equal(normalizeOptions({ port: 0 }).nativeOptions.recoveryWindowMs, undefined);
+test('connectionStateRecovery: on for two minutes by default, false turns it off, an object sets the window and history bounds', () => {
+  const nativeOf = (value) => normalizeOptions({ port: 0, connectionStateRecovery: value }).nativeOptions;
+  const windowOf = (value) => nativeOf(value).recoveryWindowMs;
+  assert.equal(normalizeOptions({ port: 0 }).nativeOptions.recoveryWindowMs, 120000);
   assert.equal(windowOf(false), undefined);
   assert.equal(windowOf(true), 120000);
   assert.equal(windowOf({}), 120000);
   assert.equal(windowOf({ maxDisconnectionDuration: 5000 }), 5000);
+  const bounded = nativeOf({ maxMessagesPerChannel: 10, maxHistoryBytes: 4096 });
+  assert.equal(bounded.recoveryMessagesPerChannel, 10);
+  assert.equal(bounded.recoveryHistoryBytes, 4096);
+  assert.throws(() => nativeOf({ maxHistoryBytes: 10 }), {
+    name: 'TypeError',
+    code: 'MNW_INVALID_OPTION',
+    message: 'startWebsocketServer(): options.connectionStateRecovery.maxHistoryBytes must be an integer from 1024 to 2147483647 (bytes), got number 10',
+  });
 });
 
 test('a server starts with every hardening limit set', async (t) => {

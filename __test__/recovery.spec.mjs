@@ -95,3 +95,61 @@ test('a channel whose access check now says no is not restored: joinError instea
   assert.equal(await got, 'still here');
   await sleep(10);
 });
+
+test('a binary event carries the offset after its attachments, and the client recovers from it', async (t) => {
+  const { server, ticks, proxy } = await setup(t);
+  let handle;
+  server.onConnection((socket) => (handle = socket));
+  const socket = recoveringClient(t, proxy.url);
+  const received = [];
+  socket.on('ticks', (n) => received.push(n));
+  await waitFor(socket, 'connect');
+  socket.emit('joinChannel', 'ticks:1');
+  await waitFor(socket, 'joinedChannel');
+  ticks.broadcast('1', 1);
+  await eventually(() => received.length === 1, 3000, 'the first broadcast');
+  await eventually(() => handle, 3000, 'the handle');
+  const file = new Promise((resolve) => socket.once('file', (...args) => resolve(args)));
+  handle.emit('file', Buffer.from([1, 2, 3]));
+  const [bytes, offset] = await file;
+  assert.deepEqual([...bytes], [1, 2, 3], 'the attachment arrives intact');
+  assert.equal(typeof offset, 'string', 'and the offset after it');
+  assert.equal(socket._lastOffset, offset, 'the client took it as its position');
+  proxy.refuse(150);
+  proxy.reset();
+  ticks.broadcast('1', 2);
+  await waitFor(socket, 'connect', 5000);
+  assert.equal(socket.recovered, true);
+  await eventually(() => received.length === 2, 3000, 'the missed broadcast');
+  assert.deepEqual(received, [1, 2]);
+});
+
+test('a burst bigger than the history bound keeps memory flat', async (t) => {
+  const ticks = new ServerChannel('ticks');
+  const maxHistoryBytes = 4 * 1024 * 1024;
+  const { server } = await startServer(t, {
+    standalone: true,
+    channels: [ticks],
+    connectionStateRecovery: { maxHistoryBytes },
+  });
+  const data = { text: 'x'.repeat(1000) };
+  const burst = async (from) => {
+    for (let n = from; n < from + 25_000; n++) ticks.broadcast(String(n % 50), data);
+    await eventually(async () => (await server.stats()).categories.ticks?.broadcasts >= from + 25_000, 10000, 'the burst delivered');
+  };
+  await burst(0); // warm up: the history fills to its bound
+  global.gc?.();
+  const before = process.memoryUsage().rss;
+  await burst(25_000);
+  await burst(50_000);
+  await burst(75_000);
+  const grown = process.memoryUsage().rss - before;
+  const { history } = await server.stats();
+  t.diagnostic(
+    `75,000 more broadcasts of 1 kB (75 MB): RSS +${(grown / 2 ** 20).toFixed(1)} MiB; history ` +
+      `${history.messages} messages, ${(history.bytes / 2 ** 20).toFixed(2)} MiB`,
+  );
+  assert.ok(history.bytes <= maxHistoryBytes, `history within its bound (${history.bytes} bytes)`);
+  assert.ok(history.messages > 1000 && history.messages < 5000, `it holds what fits (${history.messages})`);
+  assert.ok(grown < 40 * 2 ** 20, `RSS grew ${(grown / 2 ** 20).toFixed(1)} MiB for 75 MB broadcast`);
+});

@@ -259,8 +259,14 @@ export interface CommonOptions {
   maxInflightEventsPerSocket?: number;
   /** JS hook calls in flight across the server (1 to 1e6); beyond it, callers wait. Default 1024. */
   maxPendingHookCalls?: number;
-  /** Connection state recovery of native websocket sessions: `true` or `{ maxDisconnectionDuration }` (ms, default 120000). Default off. */
-  connectionStateRecovery?: boolean | { maxDisconnectionDuration?: number };
+  /**
+   * Connection state recovery of native websocket sessions (README "Connection state recovery"):
+   * `false` turns it off; an object sets its window (ms, default 120000) and the history's bounds
+   * (per channel, default 1000; bytes in all, default 16 MiB). Default on (RECOVERY_DEFAULT).
+   */
+  connectionStateRecovery?:
+    | boolean
+    | { maxDisconnectionDuration?: number; maxMessagesPerChannel?: number; maxHistoryBytes?: number };
   /**
    * Initial websocket read buffer per connection, in bytes (64 to 16 MiB); it grows for larger
    * messages. Smaller saves memory per idle socket, larger reads big uploads in fewer calls. Default 1024.

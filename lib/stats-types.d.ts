@@ -48,6 +48,8 @@ export type WebsocketStats = {
   recoveries: Record<'recovered' | 'expired' | 'gap', number>;
   /** Broadcasts replayed to recovered sessions. */
   replayed: number;
+  /** Broadcasts kept for connection state recovery now, and their bytes (data plus ~96 each). */
+  history: { messages: number; bytes: number };
   /** The adapter's health: its connections work; messages waiting to be published. */
   adapter: { up: boolean; queued: number };
 };

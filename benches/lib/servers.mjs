@@ -45,6 +45,16 @@ export const SERVERS = {
     env: { BENCH_PRODUCT_METRICS: '1' },
     scenarios: ['burst-10k', 'paced-10k'],
   },
+  // Recovery overhead: the product with connection state recovery on (its offsets on every
+  // event, every broadcast kept in the history), where A runs with it off.
+  recovery: {
+    label: 'modelence-native-ws + connection state recovery',
+    short: 'Aʳ',
+    about: 'this package with connectionStateRecovery on: what recovery costs, not a target',
+    script: 'benches/servers/product.mjs',
+    env: { BENCH_PRODUCT_RECOVERY: 'on' },
+    scenarios: ['burst-10k', 'paced-10k', 'idle-10k'],
+  },
 };
 
 /** What `--servers` defaults to: the product, every peer, and the metrics overhead run. */

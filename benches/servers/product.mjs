@@ -15,11 +15,14 @@ const httpServer = createApp(benchRoutes((category, id, data) => channels[catego
 const standalone = process.env.BENCH_PRODUCT_MODE === 'standalone';
 // BENCH_PRODUCT_METRICS=1: the metrics route on, and the metrics read once a second.
 const metrics = process.env.BENCH_PRODUCT_METRICS === '1';
+// BENCH_PRODUCT_RECOVERY=on|off: connection state recovery on or off (absent: the default).
+const recovery = process.env.BENCH_PRODUCT_RECOVERY;
 const server = await startWebsocketServer({
   ...(standalone ? { port: 0, host: process.env.BENCH_HOST || '127.0.0.1' } : { httpServer }),
   modules: [new Module('bench', { channels: [benchChannel] })],
   authenticate,
   ...(metrics ? { metrics: true } : {}),
+  ...(recovery ? { connectionStateRecovery: recovery === 'on' } : {}),
   // The cluster bench (benches/cluster/): instances share a Redis server.
   ...(process.env.BENCH_REDIS_URL ? { redis: { url: process.env.BENCH_REDIS_URL } } : {}),
 });

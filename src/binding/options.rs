@@ -76,6 +76,10 @@ pub struct JsServerOptions {
     /// Connection state recovery's window in milliseconds (how long after an involuntary
     /// disconnect a session can be recovered); absent: recovery off.
     pub recovery_window_ms: Option<u32>,
+    /// Broadcasts kept for recovery per channel, default 1000.
+    pub recovery_messages_per_channel: Option<u32>,
+    /// Bytes of broadcasts kept for recovery in all (data plus ~96 each), default 16 MiB.
+    pub recovery_history_bytes: Option<u32>,
     /// Path where a standalone server answers `GET` with its Prometheus metrics; absent: no
     /// route (metrics are read with `metrics()`).
     pub metrics_path: Option<String>,
@@ -155,9 +159,15 @@ impl TryFrom<JsServerOptions> for Config {
                 )));
             }
         }
+        let recovery_defaults = RecoveryConfig::default();
         let recovery = options.recovery_window_ms.map(|ms| RecoveryConfig {
             max_disconnection: Duration::from_millis(ms.into()),
-            ..RecoveryConfig::default()
+            max_messages_per_channel: options
+                .recovery_messages_per_channel
+                .map_or(recovery_defaults.max_messages_per_channel, |n| n as usize),
+            max_history_bytes: options
+                .recovery_history_bytes
+                .map_or(recovery_defaults.max_history_bytes, |n| n as usize),
         });
         Ok(Config {
             recovery,

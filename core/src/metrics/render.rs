@@ -22,6 +22,8 @@ pub struct Snapshot {
     pub adapter_up: bool,
     /// Messages waiting in the adapter to be published.
     pub adapter_queue: usize,
+    /// Broadcasts kept for connection state recovery, and their bytes (data plus overhead).
+    pub history: (usize, usize),
 }
 
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {
@@ -141,6 +143,16 @@ impl Metrics {
             "Broadcasts replayed to recovered sessions.",
         );
         let _ = writeln!(out, "{PREFIX}recovery_replayed_total {}", load(&self.replayed));
+        let (kept, bytes) = snapshot.history;
+        header(&mut out, "recovery_history_messages", "gauge", "Broadcasts kept for recovery.");
+        let _ = writeln!(out, "{PREFIX}recovery_history_messages {kept}");
+        header(
+            &mut out,
+            "recovery_history_bytes",
+            "gauge",
+            "Bytes of broadcasts kept for recovery (data plus per-message overhead).",
+        );
+        let _ = writeln!(out, "{PREFIX}recovery_history_bytes {bytes}");
         header(&mut out, "cluster_peers", "gauge", "Other instances heard from recently.");
         let _ = writeln!(out, "{PREFIX}cluster_peers {}", snapshot.cluster_peers);
         header(&mut out, "adapter_up", "gauge", "1 while the adapter reaches its backend.");
@@ -201,6 +213,7 @@ impl Metrics {
                 .map(|r| (r.label().to_owned(), load(&self.recoveries[*r as usize]).into()))
                 .collect::<Map<String, Value>>(),
             "replayed": load(&self.replayed),
+            "history": { "messages": snapshot.history.0, "bytes": snapshot.history.1 },
         })
     }
 }

@@ -45,6 +45,8 @@ struct Inner {
     channels: HashMap<Box<str>, Channel>,
     /// Every retained entry, oldest first, for the total byte bound.
     order: VecDeque<(u64, Box<str>)>,
+    /// Broadcasts retained.
+    kept: usize,
     bytes: usize,
     /// The highest offset evicted by age or bytes, from any channel (a channel whose entries
     /// all went is forgotten; this still tells what it lost).
@@ -128,6 +130,12 @@ impl History {
     pub fn bytes(&self) -> usize {
         self.lock().inner.bytes
     }
+
+    /// Broadcasts and bytes retained now.
+    pub fn size(&self) -> (usize, usize) {
+        let locked = self.lock();
+        (locked.inner.kept, locked.inner.bytes)
+    }
 }
 
 fn cost(data: &RawValue) -> usize {
@@ -154,6 +162,7 @@ impl Locked<'_> {
         inner.last = offset;
         let entry = Entry { offset, at: now, data: data.clone() };
         inner.bytes += cost(data);
+        inner.kept += 1;
         let kept = inner.channels.entry(channel.into()).or_default();
         kept.entries.push_back(entry);
         inner.order.push_back((offset, channel.into()));
@@ -162,6 +171,7 @@ impl Locked<'_> {
             if let Some(old) = kept.entries.pop_front() {
                 kept.evicted_up_to = old.offset;
                 inner.bytes -= cost(&old.data);
+                inner.kept -= 1;
             }
         }
         // In all: age and bytes, oldest first.
@@ -181,6 +191,7 @@ impl Locked<'_> {
                 channel.evicted_up_to = old.offset;
                 inner.evicted_up_to = old.offset;
                 inner.bytes -= cost(&old.data);
+                inner.kept -= 1;
             }
             let name = inner.order.pop_front().map(|(_, n)| n);
             if let Some(name) = name {
@@ -271,6 +282,7 @@ mod tests {
             history.record(&format!("c:{}", n % 7), &json(n % 10));
         }
         assert!(history.bytes() <= 10 * (ENTRY_OVERHEAD + 1));
+        assert_eq!(history.size(), (10, 10 * (ENTRY_OVERHEAD + 1)));
         let locked = history.lock();
         assert_eq!(locked.since(&[("c:0".into(), 0)], 9_000).map(|m| offsets(&m)), Err(Gap));
         assert!(locked.since(&[("c:0".into(), 0)], 9_995).is_ok());

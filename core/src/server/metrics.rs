@@ -11,6 +11,7 @@ use crate::{
     engine::Engine,
     metrics::{Metrics, Snapshot},
     presence::Presence,
+    recovery::Recovery,
     server::Server,
 };
 
@@ -20,6 +21,7 @@ pub(super) struct MetricsSource {
     engines: Vec<Arc<dyn Engine>>,
     presence: Arc<Presence>,
     link: Arc<ClusterLink>,
+    recovery: Option<Arc<Recovery>>,
 }
 
 impl MetricsSource {
@@ -34,6 +36,7 @@ impl MetricsSource {
             cluster_peers: self.presence.live_peers().len(),
             adapter_up: adapter.up,
             adapter_queue: adapter.queued,
+            history: self.recovery.as_ref().map_or((0, 0), |r| r.history.size()),
         }
     }
 
@@ -60,6 +63,7 @@ impl Server {
             engines: self.engines.clone(),
             presence: self.presence.clone(),
             link: self.link.clone(),
+            recovery: self.shared.recovery.clone(),
         }
     }
 
