@@ -220,6 +220,10 @@ export interface NativeServerOptions {
    * disconnect a session can be recovered); absent: recovery off.
    */
   recoveryWindowMs?: number
+  /** Broadcasts kept for recovery per channel, default 1000. */
+  recoveryMessagesPerChannel?: number
+  /** Bytes of broadcasts kept for recovery in all (data plus ~96 each), default 16 MiB. */
+  recoveryHistoryBytes?: number
   /**
    * Path where a standalone server answers `GET` with its Prometheus metrics; absent: no
    * route (metrics are read with `metrics()`).
