@@ -66,19 +66,51 @@ function bestPeerLines(L, m) {
   L.push('| metric | scenario | A (product) | best peer | A/best |', '|---|---|---:|---:|---:|', ...rows, '');
 }
 
-/** The metrics-on run against the product's, where both ran (#16: within 3 %). */
-function metricsOverheadLines(L, m) {
+/** The overhead runs: a variant of A measured against A where both ran. */
+const OVERHEADS = [
+  {
+    kind: 'metrics',
+    title: 'Metrics overhead',
+    about: 'is A with `metrics: true`, scraped once a second through the run. Budget: within 3 % of A on both columns (single runs on a shared machine vary by about as much).',
+    columns: [
+      ['deliveriesPerSec', 'deliveries/s', fmtInt],
+      ['cpuPerDeliveryUs', 'CPU µs/delivery', fmt],
+    ],
+    // The variant is the feature on: change = variant / A.
+    featureOn: 'variant',
+  },
+  {
+    kind: 'norecovery',
+    title: 'Recovery overhead',
+    about: 'is A with `connectionStateRecovery: false`; A runs with it on (the default). The change is what recovery costs A.',
+    columns: [
+      ['deliveriesPerSec', 'deliveries/s', fmtInt],
+      ['cpuPerDeliveryUs', 'CPU µs/delivery', fmt],
+      ['rssPerConnKiB', 'KiB/conn', fmt],
+    ],
+    featureOn: 'product',
+  },
+];
+
+/** One overhead section: the variant's figures next to A's, and the feature's cost. */
+function overheadLines(L, m, { kind, title, about, columns, featureOn }) {
+  const short = SERVERS[kind].short;
   const rows = [];
-  for (const id of SERVERS.metrics.scenarios) {
-    const [a, on] = [m[id]?.product, m[id]?.metrics];
-    if (!hasNumbers(a) || !hasNumbers(on)) continue;
-    const change = (key) => (a[key] && typeof on[key] === 'number' ? `${fmtSigned((on[key] / a[key] - 1) * 100)} %` : '–');
-    rows.push(`| ${id} | ${fmtInt(a.deliveriesPerSec)} | ${fmtInt(on.deliveriesPerSec)} | ${change('deliveriesPerSec')} | ${fmt(a.cpuPerDeliveryUs)} | ${fmt(on.cpuPerDeliveryUs)} | ${change('cpuPerDeliveryUs')} |`);
+  for (const id of SERVERS[kind].scenarios) {
+    const [a, variant] = [m[id]?.product, m[id]?.[kind]];
+    if (!hasNumbers(a) || !hasNumbers(variant)) continue;
+    const [on, off] = featureOn === 'product' ? [a, variant] : [variant, a];
+    const cells = columns.map(([key, , f]) => {
+      const change = typeof on[key] === 'number' && off[key] ? `${fmtSigned((on[key] / off[key] - 1) * 100)} %` : '–';
+      const show = (x) => (typeof x[key] === 'number' ? f(x[key]) : '–');
+      return `${show(a)} | ${show(variant)} | ${change}`;
+    });
+    rows.push(`| ${id} | ${cells.join(' | ')} |`);
   }
   if (!rows.length) return;
-  L.push('## Metrics overhead', '');
-  L.push(`${SERVERS.metrics.short} is A with \`metrics: true\`, scraped once a second through the run. Budget: within 3 % of A on both columns (single runs on a shared machine vary by about as much).`, '');
-  L.push('| scenario | A deliveries/s | Aᵐ deliveries/s | change | A CPU µs/delivery | Aᵐ CPU µs/delivery | change |', '|---|---:|---:|---:|---:|---:|---:|', ...rows, '');
+  L.push(`## ${title}`, '', `${short} ${about}`, '');
+  const head = columns.map(([, name]) => `A ${name} | ${short} ${name} | change`).join(' | ');
+  L.push(`| scenario | ${head} |`, `|---|${columns.map(() => '---:|---:|---:').join('|')}|`, ...rows, '');
 }
 
 /** BENCHMARKS.md for one run. */
@@ -106,7 +138,7 @@ export function markdown({ chartRel, meta, machine, scenarios, results, m, v }) 
   if (meta.quick) L.push('', '`*` quick mode: verdicts at reduced sizes; run `npm run bench` for the real ones.');
   L.push('');
   if (peers.length > 1) bestPeerLines(L, m);
-  metricsOverheadLines(L, m);
+  for (const overhead of OVERHEADS) overheadLines(L, m, overhead);
   L.push(`![deliveries/s, p99 latency, connect rate and memory per connection, per server](${chartRel})`, '');
 
   const size = (id) => sizeOf(scenarios.find((s) => s.id === id));

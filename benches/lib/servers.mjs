@@ -45,20 +45,22 @@ export const SERVERS = {
     env: { BENCH_PRODUCT_METRICS: '1' },
     scenarios: ['burst-10k', 'paced-10k'],
   },
-  // Recovery overhead: the product with connection state recovery on (its offsets on every
-  // event, every broadcast kept in the history), where A runs with it off.
-  recovery: {
-    label: 'modelence-native-ws + connection state recovery',
-    short: 'Aʳ',
-    about: 'this package with connectionStateRecovery on: what recovery costs, not a target',
+  // Recovery overhead: the product with connection state recovery off, where A runs with it
+  // on (the default: its offsets on every event, every broadcast kept in the history).
+  norecovery: {
+    label: 'modelence-native-ws, recovery off',
+    short: 'A₀',
+    about: 'this package with connectionStateRecovery: false: what recovery costs A, not a target',
     script: 'benches/servers/product.mjs',
-    env: { BENCH_PRODUCT_RECOVERY: 'on' },
+    env: { BENCH_PRODUCT_RECOVERY: 'off' },
     scenarios: ['burst-10k', 'paced-10k', 'idle-10k'],
   },
 };
 
-/** What `--servers` defaults to: the product, every peer, and the metrics overhead run. */
-export const DEFAULT_SERVERS = Object.keys(SERVERS).filter((k) => k === 'product' || k === 'metrics' || SERVERS[k].peer);
+/** What `--servers` defaults to: the product, every peer, and the two overhead runs. */
+export const DEFAULT_SERVERS = Object.keys(SERVERS).filter(
+  (k) => ['product', 'metrics', 'norecovery'].includes(k) || SERVERS[k].peer,
+);
 
 /** Whether server `kind` runs scenario `id` (a server may name the only scenarios it runs). */
 export function runsScenario(kind, id) {
