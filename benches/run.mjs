@@ -33,6 +33,9 @@ const HELP = `usage: npm run bench [-- options]   (or: node benches/run.mjs [opt
   --cluster             instead: N instances sharing Redis under 100,000 connections, the
                         product vs socket.io + @socket.io/redis-adapter (benches/cluster/);
                         its own options: node benches/run.mjs --cluster --help
+  --history             instead: the RSS a message kept for connection state recovery costs,
+                        the product vs socket.io's own recovery (benches/history/); its own
+                        options: node benches/run.mjs --history --help
 
 Environment: BENCH_QUICK=1, BENCH_RUNS, BENCH_ONLY, BENCH_SKIP, BENCH_SET (comma-separated).
 Needs the load generator: cargo build --release -p loadgen
@@ -46,6 +49,12 @@ ${SCENARIOS.map((s) => `  ${s.id.padEnd(14)} ${s.title}`).join('\n')}
 if (process.argv.includes('--cluster')) {
   const { runCluster } = await import('./cluster/main.mjs');
   process.exit(await runCluster(process.argv.slice(2).filter((a) => a !== '--cluster')));
+}
+
+// --history: the memory a retained recovery message costs (benches/history/), with options of its own.
+if (process.argv.includes('--history')) {
+  const { runHistory } = await import('./history/main.mjs');
+  process.exit(await runHistory(process.argv.slice(2).filter((a) => a !== '--history')));
 }
 
 const { values: o } = parseArgs({
