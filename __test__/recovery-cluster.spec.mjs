@@ -132,3 +132,26 @@ for (const [name, backend] of Object.entries(backends)) {
     await eventually(() => received.length === 2, 10000, 'the recovered client still receives');
   });
 }
+
+test("redis: when Redis goes away, the broadcasting instance's own members still get every broadcast, once", { skip: backends.redis.skip, timeout: 60000 }, async (t) => {
+  const redis = await startRedis(t);
+  const options = { redis: { url: redis.url, channel: `test-${randomUUID()}` } };
+  const [a] = await Promise.all([startInstance(t, options, RECOVERY), startInstance(t, options, RECOVERY)]);
+  // A member of the broadcasting instance: its broadcasts reach it through Redis (sequenced)
+  // while Redis is there, and from the instance itself once it is not.
+  const member = await connect(t, a.url);
+  await join(member, 'chat:1');
+  const received = [];
+  member.on('chat', (n) => received.push(n));
+  const paced = pace(t, [a]);
+  await eventually(() => received.length >= 30, 10000, 'the first broadcasts');
+  redis.stop();
+  await eventually(() => paced.sent() >= 150, 10000, 'more broadcasts');
+  paced.stop();
+  await eventually(() => received.length >= paced.sent(), 10000, `every broadcast (${received.length} of ${paced.sent()})`);
+  assert.deepEqual(
+    [...received].sort((x, y) => x - y),
+    Array.from({ length: paced.sent() }, (_, i) => i + 1),
+    'every broadcast, once',
+  );
+});

@@ -76,6 +76,9 @@ pub enum Order {
     Requested,
     /// Receiving side: it was sequenced.
     Sequenced(Sequence),
+    /// Given back by this instance's backend, which could not publish it sequenced: this
+    /// instance delivers it itself, unsequenced (it cannot be recovered).
+    Returned,
 }
 
 /// A message travelling between instances.
@@ -134,7 +137,7 @@ impl ClusterMessage {
     /// Whether this instance delivers it when it arrives: another instance's message, or
     /// this instance's own sequenced broadcast coming back.
     pub fn is_for(&self, origin: &str) -> bool {
-        &*self.origin != origin || matches!(self.order, Order::Sequenced(_))
+        &*self.origin != origin || matches!(self.order, Order::Sequenced(_) | Order::Returned)
     }
 }
 
@@ -159,6 +162,47 @@ pub struct AdapterStatus {
 
 /// A task an adapter runs until shutdown.
 pub type AdapterTask = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// Where a backend gives back the sequenced broadcasts it failed to publish, so that this
+/// instance's members still get them (a sequenced broadcast is not delivered locally until
+/// the backend hands it back). Set by [`Adapter::subscribe`], used by the publishing task.
+#[derive(Clone, Default)]
+pub struct Returns(Arc<std::sync::OnceLock<mpsc::Sender<ClusterMessage>>>);
+
+impl Returns {
+    /// Gives returns to `sink` (the subscription's).
+    pub fn set(&self, sink: &mpsc::Sender<ClusterMessage>) {
+        let _ = self.0.set(sink.clone());
+    }
+
+    /// Gives `message` back for local delivery, if it asked to be sequenced; it is then
+    /// published to the other instances unsequenced (so it never comes back twice).
+    pub async fn give_back(&self, message: &mut ClusterMessage) {
+        if let (Some(returned), Some(sink)) = (Self::returned(message), self.0.get()) {
+            let _ = sink.send(returned).await;
+        }
+    }
+
+    /// [`Returns::give_back`] from synchronous code: if the subscription's queue is full,
+    /// the message is lost to this instance's members (logged).
+    pub fn give_back_now(&self, message: &mut ClusterMessage) {
+        if let (Some(returned), Some(sink)) = (Self::returned(message), self.0.get()) {
+            if sink.try_send(returned).is_err() {
+                tracing::warn!("a broadcast the backend could not take was not delivered here");
+            }
+        }
+    }
+
+    fn returned(message: &mut ClusterMessage) -> Option<ClusterMessage> {
+        if message.order != Order::Requested {
+            return None;
+        }
+        message.order = Order::Unsequenced;
+        let mut returned = message.clone();
+        returned.order = Order::Returned;
+        Some(returned)
+    }
+}
 
 /// A future an adapter's store returns.
 pub type StoreFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;

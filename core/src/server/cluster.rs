@@ -8,7 +8,9 @@ use tokio::sync::{mpsc, Mutex};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    adapter::{Adapter, AdapterStatus, AdapterTask, ClusterMessage, MessageKind, SessionStore},
+    adapter::{
+        Adapter, AdapterStatus, AdapterTask, ClusterMessage, MessageKind, Order, SessionStore,
+    },
     broadcast::Broadcaster,
     metrics::Metrics,
     presence::Presence,
@@ -118,7 +120,9 @@ async fn route_incoming(
                 if !message.is_for(&router.origin) {
                     continue;
                 }
-                router.metrics.adapter_received(message.sent_at);
+                if message.order != Order::Returned {
+                    router.metrics.adapter_received(message.sent_at);
+                }
                 match message.kind {
                     MessageKind::Broadcast => {
                         let max_len = router.max_channel_len;

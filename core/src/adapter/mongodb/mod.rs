@@ -32,7 +32,7 @@ use sessions::MongoSessions;
 
 use super::{
     backoff::{count_dropped, count_for_log, open_with_backoff, pause, Backoff, Health, Links},
-    Adapter, AdapterError, AdapterStatus, AdapterTask, ClusterMessage, Order, Sequence,
+    Adapter, AdapterError, AdapterStatus, AdapterTask, ClusterMessage, Order, Returns, Sequence,
     SessionStore,
 };
 
@@ -96,6 +96,8 @@ pub struct MongoAdapter {
     /// Messages too large for one document, refused.
     oversized: AtomicU64,
     links: Links,
+    /// Where sequenced broadcasts that could not be inserted go back for local delivery.
+    returns: Returns,
 }
 
 fn command_code(error: &MongoError) -> Option<i32> {
@@ -180,14 +182,17 @@ impl MongoAdapter {
         let dropped = Arc::new(AtomicU64::new(0));
         let links = Links::default();
         let health = Health::new("MongoDB", "publish", links.publishing.clone());
+        let returns = Returns::default();
         let publisher = publish_loop(
             (collection.clone(), sessions.clone()),
             rx,
             shutdown,
             config.max_publish_age,
             (dropped.clone(), health),
+            returns.clone(),
         );
         let adapter = Arc::new(Self {
+            returns,
             origin,
             collection,
             sessions,
@@ -257,6 +262,7 @@ async fn publish_loop(
     shutdown: CancellationToken,
     max_age: Duration,
     (dropped, mut health): (Arc<AtomicU64>, Health),
+    returns: Returns,
 ) {
     let mut backoff = Backoff::default();
     let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
@@ -278,6 +284,11 @@ async fn publish_loop(
             }
         }
         let before = batch.len();
+        for aged in batch.iter_mut().filter(|p| p.queued.elapsed() >= max_age) {
+            if let Item::Message(message) = &mut aged.item {
+                returns.give_back(message).await;
+            }
+        }
         batch.retain(|p| p.queued.elapsed() < max_age);
         dropped.fetch_add((before - batch.len()) as u64, Ordering::Relaxed);
         if batch.is_empty() {
@@ -305,6 +316,16 @@ async fn publish_loop(
             }
             Err(e) => {
                 health.down(&e);
+                // This instance's members get its sequenced broadcasts now, those still
+                // waiting behind this batch included; the retry inserts them unsequenced.
+                while let Ok(waiting) = rx.try_recv() {
+                    batch.push(waiting);
+                }
+                for pending in &mut batch {
+                    if let Item::Message(message) = &mut pending.item {
+                        returns.give_back(message).await;
+                    }
+                }
                 if !pause(&shutdown, backoff.next_delay()).await {
                     return;
                 }
@@ -316,8 +337,11 @@ async fn publish_loop(
 impl MongoAdapter {
     fn send(&self, item: Item) {
         let pending = Pending { id: ObjectId::new(), queued: Instant::now(), item };
-        if self.queue.try_send(pending).is_err() {
+        if let Err(refused) = self.queue.try_send(pending) {
             count_dropped(&self.dropped, "MongoDB");
+            if let Item::Message(mut message) = refused.into_inner().item {
+                self.returns.give_back_now(&mut message);
+            }
         }
     }
 }
@@ -333,6 +357,8 @@ impl Adapter for MongoAdapter {
                     "message over MongoDB's 16 MiB document limit: not shared with other instances (this instance's members still get it)"
                 );
             }
+            let mut message = message;
+            self.returns.give_back_now(&mut message);
             return;
         }
         self.send(Item::Message(message));
@@ -343,6 +369,7 @@ impl Adapter for MongoAdapter {
         sink: mpsc::Sender<ClusterMessage>,
         shutdown: CancellationToken,
     ) -> AdapterTask {
+        self.returns.set(&sink);
         let first = self.first_stream.lock().ok().and_then(|mut s| s.take());
         let collection = self.collection.clone();
         let origin = self.origin.clone();

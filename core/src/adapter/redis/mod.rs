@@ -21,7 +21,7 @@ use wire::{command, decode, sequence_key, session_key, Command, Outgoing, SEQUEN
 
 use super::{
     backoff::{count_dropped, open_with_backoff, pause, Backoff, Health, Links},
-    unix_millis, Adapter, AdapterError, AdapterStatus, AdapterTask, ClusterMessage, Order,
+    unix_millis, Adapter, AdapterError, AdapterStatus, AdapterTask, ClusterMessage, Order, Returns,
     SessionStore, StoreFuture,
 };
 
@@ -63,6 +63,8 @@ pub struct RedisAdapter {
     first_subscription: Mutex<Option<redis::aio::PubSub>>,
     dropped: Arc<AtomicU64>,
     links: Links,
+    /// Where the publishing task gives back sequenced broadcasts it failed to publish.
+    returns: Returns,
     /// A connection for taking sessions, opened on first use and after a failure.
     takes: Arc<tokio::sync::Mutex<Option<redis::aio::MultiplexedConnection>>>,
 }
@@ -101,6 +103,7 @@ impl RedisAdapter {
         let (queue, rx) = mpsc::channel(config.publish_queue.max(1));
         let dropped = Arc::new(AtomicU64::new(0));
         let links = Links::default();
+        let returns = Returns::default();
         let publisher = publish_loop(
             client.clone(),
             connection,
@@ -108,6 +111,7 @@ impl RedisAdapter {
             shutdown,
             config.max_publish_age,
             (dropped.clone(), Health::new("Redis", "publish", links.publishing.clone())),
+            returns.clone(),
         );
         let adapter = Arc::new(Self {
             origin,
@@ -118,6 +122,7 @@ impl RedisAdapter {
             dropped,
             links,
             takes: Arc::default(),
+            returns,
         });
         Ok((adapter, Box::pin(publisher)))
     }
@@ -137,10 +142,11 @@ async fn publish_loop(
     shutdown: CancellationToken,
     max_age: Duration,
     (dropped, mut health): (Arc<AtomicU64>, Health),
+    returns: Returns,
 ) {
     let mut backoff = Backoff::default();
     let mut taken = Vec::with_capacity(MAX_PIPELINE);
-    let mut batch: Vec<(Instant, Command)> = Vec::with_capacity(MAX_PIPELINE);
+    let mut batch: Vec<Queued> = Vec::with_capacity(MAX_PIPELINE);
     let counter = sequence_key(&channel);
     loop {
         let received = tokio::select! {
@@ -150,19 +156,22 @@ async fn publish_loop(
         if received == 0 {
             return;
         }
-        batch.extend(
-            taken.drain(..).filter_map(|(queued, o)| Some((queued, command(o, &channel)?))),
-        );
+        batch.extend(taken.drain(..).filter_map(|(at, o)| Queued::new(at, o, &channel)));
         loop {
             let before = batch.len();
-            batch.retain(|(queued, _)| queued.elapsed() < max_age);
+            for aged in batch.iter_mut().filter(|q| q.queued.elapsed() >= max_age) {
+                if let Some(mut message) = aged.sequenced.take() {
+                    returns.give_back(&mut message).await;
+                }
+            }
+            batch.retain(|q| q.queued.elapsed() < max_age);
             dropped.fetch_add((before - batch.len()) as u64, Ordering::Relaxed);
             if batch.is_empty() {
                 break;
             }
             let mut pipeline = redis::pipe();
             let clock_us = unix_millis(std::time::SystemTime::now()).saturating_mul(1000);
-            for (_, command) in &batch {
+            for Queued { command, .. } in &batch {
                 match command {
                     Command::Publish(payload) => {
                         pipeline.cmd("PUBLISH").arg(&channel).arg(payload).ignore();
@@ -193,6 +202,19 @@ async fn publish_loop(
                 }
                 Err(e) => {
                     health.down(&e);
+                    // This instance's members get its sequenced broadcasts now, not when (or
+                    // if) Redis is back, those still waiting behind this batch included; the
+                    // retry publishes them plainly.
+                    while let Ok((at, outgoing)) = rx.try_recv() {
+                        batch.extend(Queued::new(at, outgoing, &channel));
+                    }
+                    for queued in &mut batch {
+                        if let Some(mut message) = queued.sequenced.take() {
+                            returns.give_back(&mut message).await;
+                            queued.command = command(&Outgoing::Message(message), &channel)
+                                .unwrap_or(Command::Publish(String::new()));
+                        }
+                    }
                     if !pause(&shutdown, backoff.next_delay()).await {
                         return;
                     }
@@ -205,10 +227,34 @@ async fn publish_loop(
     }
 }
 
+/// A command waiting in the publishing task, with the broadcast it sequences (to give back
+/// if publishing fails).
+struct Queued {
+    queued: Instant,
+    command: Command,
+    sequenced: Option<ClusterMessage>,
+}
+
+impl Queued {
+    /// `outgoing` (queued at `queued`) as a command for `channel`; `None` if it cannot be
+    /// encoded.
+    fn new(queued: Instant, outgoing: Outgoing, channel: &str) -> Option<Self> {
+        let command = command(&outgoing, channel)?;
+        let sequenced = match outgoing {
+            Outgoing::Message(message) if message.order == Order::Requested => Some(message),
+            _ => None,
+        };
+        Some(Self { queued, command, sequenced })
+    }
+}
+
 impl RedisAdapter {
     fn send(&self, outgoing: Outgoing) {
-        if self.queue.try_send((Instant::now(), outgoing)).is_err() {
+        if let Err(refused) = self.queue.try_send((Instant::now(), outgoing)) {
             count_dropped(&self.dropped, "Redis");
+            if let (_, Outgoing::Message(mut message)) = refused.into_inner() {
+                self.returns.give_back_now(&mut message);
+            }
         }
     }
 }
@@ -223,6 +269,7 @@ impl Adapter for RedisAdapter {
         sink: mpsc::Sender<ClusterMessage>,
         shutdown: CancellationToken,
     ) -> AdapterTask {
+        self.returns.set(&sink);
         let first = self.first_subscription.lock().ok().and_then(|mut s| s.take());
         let client = self.client.clone();
         let channel = self.channel.clone();

@@ -80,10 +80,10 @@ pub fn session_key(channel: &str, pid: &str) -> String {
 
 /// Encodes what is to be sent as a command for `channel`; `None` if a message's data is not
 /// JSON.
-pub fn command(outgoing: Outgoing, channel: &str) -> Option<Command> {
+pub fn command(outgoing: &Outgoing, channel: &str) -> Option<Command> {
     match outgoing {
         Outgoing::Message(message) => {
-            let text = encode(&message)?;
+            let text = encode(message)?;
             if message.order == Order::Requested {
                 let rest = text.strip_prefix('{')?;
                 Some(Command::Sequenced("{\"n\":".to_owned(), format!(",{rest}")))
@@ -93,7 +93,8 @@ pub fn command(outgoing: Outgoing, channel: &str) -> Option<Command> {
         }
         Outgoing::Session { pid, session, ttl } => {
             let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-            Some(Command::Session { key: session_key(channel, &pid), session, ttl_ms })
+            let (key, session) = (session_key(channel, pid), session.clone());
+            Some(Command::Session { key, session, ttl_ms })
         }
     }
 }
@@ -157,7 +158,8 @@ mod tests {
         let mut message =
             ClusterMessage::from_parts("a", None, "chat:1".into(), "[1]".into()).unwrap();
         message.order = Order::Requested;
-        let Some(Command::Sequenced(head, tail)) = command(Outgoing::Message(message), "ch") else {
+        let Some(Command::Sequenced(head, tail)) = command(&Outgoing::Message(message), "ch")
+        else {
             panic!("a requested broadcast is sequenced");
         };
         // What the script publishes for number 42.
