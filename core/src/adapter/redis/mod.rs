@@ -104,6 +104,12 @@ impl RedisAdapter {
         let dropped = Arc::new(AtomicU64::new(0));
         let links = Links::default();
         let returns = Returns::default();
+        // Sessions are taken on a connection of their own (a take never waits behind a
+        // pipeline of publishes), opened now so the first recovery does not pay for it.
+        let takes = tokio::time::timeout(timeout, client.get_multiplexed_async_connection())
+            .await
+            .ok()
+            .and_then(Result::ok);
         let publisher = publish_loop(
             client.clone(),
             connection,
@@ -121,7 +127,7 @@ impl RedisAdapter {
             first_subscription: Mutex::new(Some(pubsub)),
             dropped,
             links,
-            takes: Arc::default(),
+            takes: Arc::new(tokio::sync::Mutex::new(takes)),
             returns,
         });
         Ok((adapter, Box::pin(publisher)))
