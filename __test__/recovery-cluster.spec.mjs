@@ -32,9 +32,9 @@ const RECOVERY = { connectionStateRecovery: { maxDisconnectionDuration: 10000 } 
 const portOf = (url) => Number(new URL(url).port);
 
 /** Two instances with recovery on, a proxy in front of the first, a client through it. */
-async function twoInstances(t, backend) {
+async function twoInstances(t, backend, recovery = RECOVERY) {
   const options = await backend.start(t);
-  const [a, b] = await Promise.all([startInstance(t, options, RECOVERY), startInstance(t, options, RECOVERY)]);
+  const [a, b] = await Promise.all([startInstance(t, options, recovery), startInstance(t, options, recovery)]);
   const proxy = await resetProxy(t, portOf(a.url));
   const client = io(proxy.url, { transports: ['websocket'], reconnectionDelay: 50, reconnectionDelayMax: 100 });
   t.after(() => client.close());
@@ -118,6 +118,19 @@ for (const [name, backend] of Object.entries(backends)) {
     b.broadcast('1', 'after');
     await eventually(() => received.length === 3, 10000, 'every broadcast');
     assert.deepEqual(received.map((r) => r.data), ['before', 'while away', 'after']);
+  });
+
+  test(`${name}: a client away longer than the window is not recovered on the other instance`, { skip: backend.skip, timeout: 60000 }, async (t) => {
+    const { b, proxy, client, received } = await twoInstances(t, backend, {
+      connectionStateRecovery: { maxDisconnectionDuration: 300 },
+    });
+    b.broadcast('1', 'first');
+    await eventually(() => received.length === 1, 10000, 'the first broadcast');
+    proxy.retarget(portOf(b.url));
+    proxy.refuse(800);
+    proxy.reset();
+    await waitFor(client, 'connect', 10000);
+    assert.equal(client.recovered, false);
   });
 
   test(`${name}: a session is recovered once: the same private id again connects afresh`, { skip: backend.skip, timeout: 60000 }, async (t) => {
