@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { io } from 'socket.io-client';
+import { createEmitter } from '../lib/index.js';
 import { connect, join, eventually, waitFor } from './support/helpers.mjs';
 import { startRedis, startMongo, startInstance, hasRedis } from './support/cluster.mjs';
 import { resetProxy } from './support/reset-proxy.mjs';
@@ -48,7 +49,7 @@ async function twoInstances(t, backend, recovery = RECOVERY) {
     }
   });
   await waitFor(client, 'joinedChannel', 10000);
-  return { a, b, proxy, client, received, joins: () => joins };
+  return { options, a, b, proxy, client, received, joins: () => joins };
 }
 
 /** Broadcasts 1, 2, 3… to chat:1 every 10 ms, alternating between `instances`. */
@@ -118,6 +119,23 @@ for (const [name, backend] of Object.entries(backends)) {
     b.broadcast('1', 'after');
     await eventually(() => received.length === 3, 10000, 'every broadcast');
     assert.deepEqual(received.map((r) => r.data), ['before', 'while away', 'after']);
+  });
+
+  test(`${name}: an emitter's broadcasts (a worker without a server) are recovered too`, { skip: backend.skip, timeout: 60000 }, async (t) => {
+    const { options, b, proxy, client, received } = await twoInstances(t, backend);
+    const emitter = await createEmitter(options);
+    t.after(() => emitter.close());
+    emitter.broadcast('chat', '1', 'before');
+    await eventually(() => received.length === 1, 10000, 'the first broadcast');
+    proxy.retarget(portOf(b.url));
+    proxy.refuse(300);
+    proxy.reset();
+    emitter.broadcast('chat', '1', 'while away');
+    await waitFor(client, 'connect', 10000);
+    assert.equal(client.recovered, true);
+    await eventually(() => received.length === 2, 10000, 'the missed broadcast');
+    assert.deepEqual(received.map((r) => r.data), ['before', 'while away']);
+    assert.ok(received.every((r) => typeof r.offset === 'string'), 'each with its offset');
   });
 
   test(`${name}: a client away longer than the window is not recovered on the other instance`, { skip: backend.skip, timeout: 60000 }, async (t) => {

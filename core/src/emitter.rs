@@ -11,7 +11,7 @@ use tokio::runtime::Handle;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
-    adapter::{Adapter, AdapterTask, ClusterMessage, MessageKind},
+    adapter::{Adapter, AdapterTask, ClusterMessage, MessageKind, Order},
     channel::room_name,
     errors::BroadcastError,
 };
@@ -48,12 +48,13 @@ impl Emitter {
         let adapter =
             self.adapter.lock().ok().and_then(|a| a.clone()).ok_or(BroadcastError::Closed)?;
         let channel = channel.as_str().to_owned();
-        adapter.publish(ClusterMessage::new(
-            self.origin.clone(),
-            MessageKind::Broadcast,
-            channel,
-            data,
-        ));
+        let mut message =
+            ClusterMessage::new(self.origin.clone(), MessageKind::Broadcast, channel, data);
+        if adapter.sequences() {
+            // Sequenced like a server's broadcast, so that it can be recovered.
+            message.order = Order::Requested;
+        }
+        adapter.publish(message);
         Ok(())
     }
 
