@@ -7,6 +7,7 @@ import path from 'node:path';
 import { ServerChannel, startWebsocketServer } from '../lib/index.js';
 import { ClientChannel, startWebsockets, stopWebsockets, getSocket } from '../client/index.js';
 import { startServer, waitFor, fires, eventually, sleep } from './support/helpers.mjs';
+import { resetProxy } from './support/reset-proxy.mjs';
 
 /** A ClientChannel whose messages and errors land in arrays. */
 function recordingChannel(category) {
@@ -200,4 +201,29 @@ test('index.d.ts types a channel payload through its generic', async () => {
   const program = ts.createProgram([file], options, host);
   const messages = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
   assert.deepEqual(messages, []);
+});
+
+test('after a recovered reconnect the helper re-joins nothing, and sends only the joins and leaves made while away', async (t) => {
+  const chat = new ServerChannel('chat');
+  const { server, port } = await startServer(t, { standalone: true, channels: [chat] });
+  const proxy = await resetProxy(t, port);
+  const { channel, messages } = recordingChannel('chat');
+  channel.joinChannel('a');
+  channel.joinChannel('b');
+  const socket = start(t, proxy.url, { channels: [channel] });
+  await eventually(async () => (await server.stats()).categories.chat.joins.ok === 2, 3000, 'both joins');
+  proxy.refuse(300);
+  proxy.reset();
+  await waitFor(socket, 'disconnect');
+  channel.leaveChannel('b');
+  channel.joinChannel('c');
+  await waitFor(socket, 'connect', 5000);
+  assert.equal(socket.recovered, true);
+  await eventually(async () => (await server.stats()).categories.chat.joins.ok === 3, 3000, 'the join made while away');
+  await eventually(async () => (await server.stats()).categories.chat.leaves === 1, 3000, 'the leave made while away');
+  for (const id of ['a', 'b', 'c']) server.broadcast('chat', id, id);
+  await eventually(() => messages.length === 2, 3000, 'the broadcasts to a and c');
+  await sleep(50);
+  assert.deepEqual(messages.map((m) => m.data).sort(), ['a', 'c'], 'a restored without a re-join, b left, c joined');
+  assert.equal((await server.stats()).categories.chat.joins.ok, 3, 'a was not joined again');
 });

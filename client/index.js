@@ -64,7 +64,9 @@ export class ClientChannel {
       throw new TypeError(`new ClientChannel(${JSON.stringify(category)}): opts.onError must be a function`);
     }
     Object.defineProperty(this, 'category', { value: category, enumerable: true });
-    internals.set(this, { onMessage, onError, ids: new Set() });
+    // `away`: joins and leaves made while not connected (id → JOIN_CHANNEL | LEAVE_CHANNEL),
+    // sent after a recovered reconnect, which restores only what was joined before.
+    internals.set(this, { onMessage, onError, ids: new Set(), away: new Map() });
   }
 
   /**
@@ -78,13 +80,14 @@ export class ClientChannel {
    */
   joinChannel(id) {
     checkId(this, id, 'joinChannel');
-    const { ids } = internals.get(this);
+    const { ids, away } = internals.get(this);
     if (ids.has(id)) return;
     if (current) register(current, this);
     ids.add(id);
     // Only when connected: the 'connect' handler sends every queued join, and socket.io's
     // own send buffer would otherwise send this one a second time.
     if (current?.socket.connected) current.socket.emit(JOIN_CHANNEL, `${this.category}:${id}`);
+    else away.set(id, JOIN_CHANNEL);
   }
 
   /**
@@ -96,8 +99,10 @@ export class ClientChannel {
    */
   leaveChannel(id) {
     checkId(this, id, 'leaveChannel');
-    if (!internals.get(this).ids.delete(id)) return;
+    const { ids, away } = internals.get(this);
+    if (!ids.delete(id)) return;
     if (current?.socket.connected) current.socket.emit(LEAVE_CHANNEL, `${this.category}:${id}`);
+    else away.set(id, LEAVE_CHANNEL);
   }
 }
 
@@ -137,10 +142,20 @@ function onJoinError(client, payload) {
   onError?.({ channel: name, error: String(payload.error ?? 'Access denied') });
 }
 
-/** Sends a join for every id of every registered channel (on connect and reconnect). */
-function joinAll(client) {
+/**
+ * Brings the server's channels in line with the page's on (re)connect: a fresh session gets
+ * a join for every id; a recovered one already has what it had joined, and gets only the
+ * joins and leaves made while it was away.
+ */
+function syncChannels(client, recovered) {
   for (const channel of client.channels.values()) {
-    for (const id of internals.get(channel).ids) client.socket.emit(JOIN_CHANNEL, `${channel.category}:${id}`);
+    const { ids, away } = internals.get(channel);
+    if (recovered) {
+      for (const [id, event] of away) client.socket.emit(event, `${channel.category}:${id}`);
+    } else {
+      for (const id of ids) client.socket.emit(JOIN_CHANNEL, `${channel.category}:${id}`);
+    }
+    away.clear();
   }
 }
 
@@ -189,9 +204,7 @@ export function startWebsockets(opts) {
   const client = { socket, channels: new Map() };
   for (const channel of channels) register(client, channel);
   // A recovered reconnect (connection state recovery) has its channels back from the server.
-  socket.on('connect', () => {
-    if (!socket.recovered) joinAll(client);
-  });
+  socket.on('connect', () => syncChannels(client, socket.recovered));
   socket.on(JOIN_ERROR, (payload) => onJoinError(client, payload));
   current = client;
   return socket;
@@ -207,7 +220,10 @@ export function stopWebsockets() {
   if (!current) return;
   const { socket, channels } = current;
   current = null;
-  for (const channel of channels.values()) internals.get(channel).ids.clear();
+  for (const channel of channels.values()) {
+    internals.get(channel).ids.clear();
+    internals.get(channel).away.clear();
+  }
   socket.close();
 }
 
