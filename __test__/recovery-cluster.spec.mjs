@@ -9,7 +9,7 @@ import { io } from 'socket.io-client';
 import { createEmitter } from '../lib/index.js';
 import { connect, join, eventually, waitFor } from './support/helpers.mjs';
 import { startRedis, startMongo, startInstance, hasRedis } from './support/cluster.mjs';
-import { resetProxy } from './support/reset-proxy.mjs';
+import { resetProxy, replayLatency } from './support/reset-proxy.mjs';
 
 const backends = {
   redis: {
@@ -75,17 +75,13 @@ for (const [name, backend] of Object.entries(backends)) {
     await eventually(() => received.length >= 30, 10000, 'the first broadcasts');
     proxy.retarget(portOf(b.url));
     const cut = performance.now();
-    // Recovery latency: from the new transport's opening to the first replayed broadcast.
-    let opened = 0;
-    let firstReplayed = 0;
-    client.io.engine.once('close', () => client.io.once('open', () => (opened = performance.now())));
-    client.on('chat', () => (firstReplayed ||= opened && performance.now()));
+    const latency = replayLatency(client, 'chat');
     proxy.reset();
     await waitFor(client, 'connect', 10000);
     assert.equal(client.recovered, true, 'recovered on the other instance');
     t.diagnostic(
       `${name}: reset → recovered on the other instance in ${(performance.now() - cut).toFixed(1)} ms; ` +
-        `transport open → first replayed broadcast ${(firstReplayed - opened).toFixed(1)} ms`,
+        `transport open → first replayed broadcast ${latency().toFixed(1)} ms`,
     );
     await eventually(() => paced.sent() >= 150, 10000, 'more broadcasts');
     paced.stop();

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { io } from 'socket.io-client';
 import { ServerChannel } from '../lib/index.js';
 import { startServer, waitFor, eventually, sleep } from './support/helpers.mjs';
-import { resetProxy } from './support/reset-proxy.mjs';
+import { resetProxy, replayLatency } from './support/reset-proxy.mjs';
 
 function recoveringClient(t, url) {
   const socket = io(url, { transports: ['websocket'], reconnectionDelay: 50, reconnectionDelayMax: 100 });
@@ -45,18 +45,14 @@ test('a reset connection recovers its channel and every missed broadcast, in ord
   await eventually(() => received.length >= 20, 3000, 'the first broadcasts');
   const before = received.length;
   const cut = performance.now();
-  // Recovery latency: from the new transport's opening to the first replayed broadcast.
-  let opened = 0;
-  let firstReplayed = 0;
-  socket.io.engine.once('close', () => socket.io.once('open', () => (opened = performance.now())));
-  socket.on('ticks', () => (firstReplayed ||= opened && performance.now()));
+  const latency = replayLatency(socket, 'ticks');
   proxy.reset();
   await waitFor(socket, 'connect', 5000);
   assert.equal(socket.recovered, true, 'the session was recovered');
   t.diagnostic(
     `reset → recovered connect in ${(performance.now() - cut).toFixed(1)} ms ` +
       `(client reconnection delay 50–100 ms); transport open → first replayed broadcast ` +
-      `${(firstReplayed - opened).toFixed(1)} ms; ${received.length - before} broadcasts replayed or received by then`,
+      `${latency().toFixed(1)} ms; ${received.length - before} broadcasts replayed or received by then`,
   );
   await eventually(() => n >= 150, 5000, 'more broadcasts');
   clearInterval(timer);

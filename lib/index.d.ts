@@ -262,7 +262,7 @@ export interface CommonOptions {
   /**
    * Connection state recovery of native websocket sessions (README "Connection state recovery"):
    * `false` turns it off; an object sets its window (ms, default 120000) and the history's bounds
-   * (per channel, default 1000; bytes in all, default 16 MiB). Default on (RECOVERY_DEFAULT).
+   * (per channel, default 1000; bytes in all, default 16 MiB). Default on.
    */
   connectionStateRecovery?:
     | boolean

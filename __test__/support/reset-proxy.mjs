@@ -1,7 +1,7 @@
 // A local TCP proxy in front of a server, for tests that cut connections abruptly: `reset()`
 // resets every connection it carries (RST, as a dead network would), `refuse(ms)` refuses
 // new ones for a while (a client that stays away), `retarget(port)` sends new ones to
-// another server (a load balancer picking another instance).
+// another server (a load balancer picking another instance); `replayLatency` times a recovery.
 import net from 'node:net';
 import { once } from 'node:events';
 
@@ -56,4 +56,16 @@ export async function resetProxy(t, targetPort) {
       target = port;
     },
   };
+}
+
+/**
+ * Starts timing a recovery of socket.io-client `socket` (call before cutting it): returns a
+ * function giving the ms from the next transport's opening to the first `event` after it.
+ */
+export function replayLatency(socket, event) {
+  let opened = 0;
+  let firstReplayed = 0;
+  socket.io.engine.once('close', () => socket.io.once('open', () => (opened = performance.now())));
+  socket.on(event, () => (firstReplayed ||= opened && performance.now()));
+  return () => firstReplayed - opened;
 }

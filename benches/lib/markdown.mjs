@@ -66,16 +66,19 @@ function bestPeerLines(L, m) {
   L.push('| metric | scenario | A (product) | best peer | A/best |', '|---|---|---:|---:|---:|', ...rows, '');
 }
 
+/** The fan-out columns of an overhead table. */
+const FANOUT_COLUMNS = [
+  ['deliveriesPerSec', 'deliveries/s', fmtInt],
+  ['cpuPerDeliveryUs', 'CPU µs/delivery', fmt],
+];
+
 /** The overhead runs: a variant of A measured against A where both ran. */
 const OVERHEADS = [
   {
     kind: 'metrics',
     title: 'Metrics overhead',
     about: 'is A with `metrics: true`, scraped once a second through the run. Budget: within 3 % of A on both columns (single runs on a shared machine vary by about as much).',
-    columns: [
-      ['deliveriesPerSec', 'deliveries/s', fmtInt],
-      ['cpuPerDeliveryUs', 'CPU µs/delivery', fmt],
-    ],
+    columns: FANOUT_COLUMNS,
     // The variant is the feature on: change = variant / A.
     featureOn: 'variant',
   },
@@ -83,11 +86,7 @@ const OVERHEADS = [
     kind: 'norecovery',
     title: 'Recovery overhead',
     about: 'is A with `connectionStateRecovery: false`; A runs with it on (the default). The change is what recovery costs A.',
-    columns: [
-      ['deliveriesPerSec', 'deliveries/s', fmtInt],
-      ['cpuPerDeliveryUs', 'CPU µs/delivery', fmt],
-      ['rssPerConnKiB', 'KiB/conn', fmt],
-    ],
+    columns: [...FANOUT_COLUMNS, ['rssPerConnKiB', 'KiB/conn', fmt]],
     featureOn: 'product',
   },
 ];

@@ -1,6 +1,6 @@
-//! Sending a broadcast: one message to a channel, queued for this instance's members and
-//! handed to the cluster link for the other instances. Delivery itself is
-//! [`crate::delivery`]'s job.
+//! Sending a broadcast: one message to a channel, handed to the cluster link for the other
+//! instances and queued for this instance's members (or, when the backend sequences it,
+//! queued when it comes back). Delivery itself is [`crate::delivery`]'s job.
 
 use std::sync::Arc;
 

@@ -183,6 +183,13 @@ impl Returns {
         }
     }
 
+    /// [`Returns::give_back`] for each of `messages`.
+    pub async fn give_back_all(&self, messages: impl Iterator<Item = &mut ClusterMessage>) {
+        for message in messages {
+            self.give_back(message).await;
+        }
+    }
+
     /// [`Returns::give_back`] from synchronous code: if the subscription's queue is full,
     /// the message is lost to this instance's members (logged).
     pub fn give_back_now(&self, message: &mut ClusterMessage) {
@@ -218,11 +225,12 @@ pub trait SessionStore: Send + Sync + 'static {
     fn take(&self, pid: &str) -> StoreFuture<Option<String>>;
 }
 
-/// A cross-instance backend. Both methods are cheap to call; the work runs in the tasks they
+/// A cross-instance backend. Its methods are cheap to call; the work runs in the tasks they
 /// return or feed.
 pub trait Adapter: Send + Sync + 'static {
     /// Hands a broadcast to the other instances. Never blocks: a backend that cannot keep up
-    /// drops (and counts) rather than buffering without bound.
+    /// drops (and counts) rather than buffering without bound, and gives a sequenced one it
+    /// drops back to this instance ([`Returns`]).
     fn publish(&self, message: ClusterMessage);
 
     /// Returns the task that delivers other instances' messages into `sink` until `shutdown`

@@ -17,6 +17,16 @@ pub struct Pending {
     pub item: Item,
 }
 
+impl Pending {
+    /// The message, if it is one.
+    pub fn message_mut(&mut self) -> Option<&mut ClusterMessage> {
+        match &mut self.item {
+            Item::Message(message) => Some(message),
+            Item::Session { .. } => None,
+        }
+    }
+}
+
 /// What the publishing task inserts.
 pub enum Item {
     /// A message for the shared collection.

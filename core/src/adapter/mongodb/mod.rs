@@ -284,11 +284,8 @@ async fn publish_loop(
             }
         }
         let before = batch.len();
-        for aged in batch.iter_mut().filter(|p| p.queued.elapsed() >= max_age) {
-            if let Item::Message(message) = &mut aged.item {
-                returns.give_back(message).await;
-            }
-        }
+        let aged = batch.iter_mut().filter(|p| p.queued.elapsed() >= max_age);
+        returns.give_back_all(aged.filter_map(Pending::message_mut)).await;
         batch.retain(|p| p.queued.elapsed() < max_age);
         dropped.fetch_add((before - batch.len()) as u64, Ordering::Relaxed);
         if batch.is_empty() {
@@ -321,11 +318,7 @@ async fn publish_loop(
                 while let Ok(waiting) = rx.try_recv() {
                     batch.push(waiting);
                 }
-                for pending in &mut batch {
-                    if let Item::Message(message) = &mut pending.item {
-                        returns.give_back(message).await;
-                    }
-                }
+                returns.give_back_all(batch.iter_mut().filter_map(Pending::message_mut)).await;
                 if !pause(&shutdown, backoff.next_delay()).await {
                     return;
                 }
@@ -339,8 +332,8 @@ impl MongoAdapter {
         let pending = Pending { id: ObjectId::new(), queued: Instant::now(), item };
         if let Err(refused) = self.queue.try_send(pending) {
             count_dropped(&self.dropped, "MongoDB");
-            if let Item::Message(mut message) = refused.into_inner().item {
-                self.returns.give_back_now(&mut message);
+            if let Some(message) = refused.into_inner().message_mut() {
+                self.returns.give_back_now(message);
             }
         }
     }

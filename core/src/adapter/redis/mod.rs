@@ -138,9 +138,9 @@ impl RedisAdapter {
 /// messages instead of one each.
 const MAX_PIPELINE: usize = 256;
 
-/// Publishes what is queued, in order, in pipelines of up to [`MAX_PIPELINE`]; a pipeline that
-/// fails is sent again (on a fresh connection, with backoff) minus what has grown older than
-/// `max_age`, which is dropped and counted.
+/// Publishes what is queued, in order, in pipelines of up to [`MAX_PIPELINE`] (encoded per
+/// attempt); a pipeline that fails is sent again (on a fresh connection, with backoff) minus
+/// what has grown older than `max_age`, which is dropped and counted.
 async fn publish_loop(
     client: redis::Client,
     mut connection: redis::aio::MultiplexedConnection,
@@ -151,33 +151,28 @@ async fn publish_loop(
     returns: Returns,
 ) {
     let mut backoff = Backoff::default();
-    let mut taken = Vec::with_capacity(MAX_PIPELINE);
-    let mut batch: Vec<Queued> = Vec::with_capacity(MAX_PIPELINE);
+    let mut batch: Vec<(Instant, Outgoing)> = Vec::with_capacity(MAX_PIPELINE);
     let counter = sequence_key(&channel);
     loop {
         let received = tokio::select! {
             _ = shutdown.cancelled() => return,
-            n = rx.recv_many(&mut taken, MAX_PIPELINE) => n,
+            n = rx.recv_many(&mut batch, MAX_PIPELINE) => n,
         };
         if received == 0 {
             return;
         }
-        batch.extend(taken.drain(..).filter_map(|(at, o)| Queued::new(at, o, &channel)));
         loop {
             let before = batch.len();
-            for aged in batch.iter_mut().filter(|q| q.queued.elapsed() >= max_age) {
-                if let Some(mut message) = aged.sequenced.take() {
-                    returns.give_back(&mut message).await;
-                }
-            }
-            batch.retain(|q| q.queued.elapsed() < max_age);
+            let aged = batch.iter_mut().filter(|(at, _)| at.elapsed() >= max_age);
+            returns.give_back_all(aged.filter_map(|(_, o)| o.message_mut())).await;
+            batch.retain(|(at, _)| at.elapsed() < max_age);
             dropped.fetch_add((before - batch.len()) as u64, Ordering::Relaxed);
             if batch.is_empty() {
                 break;
             }
             let mut pipeline = redis::pipe();
             let clock_us = unix_millis(std::time::SystemTime::now()).saturating_mul(1000);
-            for Queued { command, .. } in &batch {
+            for command in batch.iter().filter_map(|(_, o)| command(o, &channel)) {
                 match command {
                     Command::Publish(payload) => {
                         pipeline.cmd("PUBLISH").arg(&channel).arg(payload).ignore();
@@ -211,16 +206,12 @@ async fn publish_loop(
                     // This instance's members get its sequenced broadcasts now, not when (or
                     // if) Redis is back, those still waiting behind this batch included; the
                     // retry publishes them plainly.
-                    while let Ok((at, outgoing)) = rx.try_recv() {
-                        batch.extend(Queued::new(at, outgoing, &channel));
+                    while let Ok(waiting) = rx.try_recv() {
+                        batch.push(waiting);
                     }
-                    for queued in &mut batch {
-                        if let Some(mut message) = queued.sequenced.take() {
-                            returns.give_back(&mut message).await;
-                            queued.command = command(&Outgoing::Message(message), &channel)
-                                .unwrap_or(Command::Publish(String::new()));
-                        }
-                    }
+                    returns
+                        .give_back_all(batch.iter_mut().filter_map(|(_, o)| o.message_mut()))
+                        .await;
                     if !pause(&shutdown, backoff.next_delay()).await {
                         return;
                     }
@@ -233,33 +224,12 @@ async fn publish_loop(
     }
 }
 
-/// A command waiting in the publishing task, with the broadcast it sequences (to give back
-/// if publishing fails).
-struct Queued {
-    queued: Instant,
-    command: Command,
-    sequenced: Option<ClusterMessage>,
-}
-
-impl Queued {
-    /// `outgoing` (queued at `queued`) as a command for `channel`; `None` if it cannot be
-    /// encoded.
-    fn new(queued: Instant, outgoing: Outgoing, channel: &str) -> Option<Self> {
-        let command = command(&outgoing, channel)?;
-        let sequenced = match outgoing {
-            Outgoing::Message(message) if message.order == Order::Requested => Some(message),
-            _ => None,
-        };
-        Some(Self { queued, command, sequenced })
-    }
-}
-
 impl RedisAdapter {
     fn send(&self, outgoing: Outgoing) {
         if let Err(refused) = self.queue.try_send((Instant::now(), outgoing)) {
             count_dropped(&self.dropped, "Redis");
-            if let (_, Outgoing::Message(mut message)) = refused.into_inner() {
-                self.returns.give_back_now(&mut message);
+            if let Some(message) = refused.into_inner().1.message_mut() {
+                self.returns.give_back_now(message);
             }
         }
     }

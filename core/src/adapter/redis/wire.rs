@@ -58,6 +58,16 @@ pub enum Outgoing {
     Session { pid: String, session: String, ttl: Duration },
 }
 
+impl Outgoing {
+    /// The message, if it is one.
+    pub fn message_mut(&mut self) -> Option<&mut ClusterMessage> {
+        match self {
+            Outgoing::Message(message) => Some(message),
+            Outgoing::Session { .. } => None,
+        }
+    }
+}
+
 /// An [`Outgoing`] encoded as one Redis command.
 pub enum Command {
     /// `PUBLISH` this text.
