@@ -62,11 +62,13 @@ function requestHead(req) {
 }
 
 /**
- * Whether `socket` is a plain TCP connection whose descriptor the native side can adopt.
- * A Unix-socket (pipe) connection has no remote family or address.
+ * Whether `socket` is a plain TCP connection whose descriptor the native side can adopt: its
+ * libuv handle is a TCP one (a Unix-socket connection's is a `Pipe`). Read from the handle's
+ * class rather than `socket.remoteFamily`, which costs a getpeername(2) on Node's thread per
+ * upgrade; an unexpected class only means the connection is bridged (correct, slower).
  */
 function isPlainTcp(socket) {
-  return !socket.encrypted && process.platform !== 'win32' && typeof socket.remoteFamily === 'string';
+  return !socket.encrypted && process.platform !== 'win32' && socket._handle?.constructor?.name === 'TCP';
 }
 
 function handOver(native, req, socket, head) {

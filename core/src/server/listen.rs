@@ -113,14 +113,26 @@ impl Server {
     }
 
     /// Attach mode on Unix: takes over a TCP connection whose request head Node already read.
-    /// `fd` is duplicated (the caller closes its own copy); `head` is replayed first. A
-    /// descriptor that is not a TCP stream is refused (the JS side bridges those).
+    /// `fd` is duplicated here (the caller closes its own copy on return); `head` is replayed
+    /// first. Everything else (checks, reactor registration, routing, the handshake) runs on
+    /// the runtime, so Node's thread, which accepts and parses every upgrade, only pays for
+    /// the `dup`. A descriptor that is not a TCP stream is closed there and logged (the JS
+    /// side bridges Unix-socket connections without calling this).
     #[cfg(unix)]
-    pub fn adopt_fd(&self, fd: std::os::fd::RawFd, head: Bytes) -> Result<(), ServeError> {
+    pub fn adopt_fd(
+        self: &Arc<Self>,
+        fd: std::os::fd::RawFd,
+        head: Bytes,
+    ) -> Result<(), ServeError> {
         self.ensure_open()?;
-        let _entered = self.runtime.enter();
-        let stream = adopt_tcp_fd(fd).map_err(ServeError::Adopt)?;
-        self.route(stream, head);
+        let socket = duplicate_fd(fd).map_err(ServeError::Adopt)?;
+        let server = self.clone();
+        self.spawn(async move {
+            match adopt_tcp_socket(socket) {
+                Ok(stream) => server.route(stream, head),
+                Err(error) => tracing::warn!(%error, "handed-over connection refused"),
+            }
+        });
         Ok(())
     }
 
@@ -171,11 +183,9 @@ fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     tokio::net::TcpListener::from_std(socket.into())
 }
 
-/// Takes ownership of a connected TCP socket handed over by Node (attach mode): duplicates the
-/// descriptor (Node closes its own copy afterwards) and registers it with the tokio reactor.
-/// Must run inside the runtime.
+/// Duplicates a descriptor handed over by Node (attach mode), which closes its own copy.
 #[cfg(unix)]
-fn adopt_tcp_fd(fd: std::os::fd::RawFd) -> std::io::Result<TcpStream> {
+fn duplicate_fd(fd: std::os::fd::RawFd) -> std::io::Result<socket2::Socket> {
     use std::os::fd::FromRawFd;
     // SAFETY: fcntl on a caller-supplied descriptor only reads it; the result is checked.
     let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
@@ -183,7 +193,13 @@ fn adopt_tcp_fd(fd: std::os::fd::RawFd) -> std::io::Result<TcpStream> {
         return Err(std::io::Error::last_os_error());
     }
     // SAFETY: `dup` is a fresh descriptor that nothing else owns (closed on drop).
-    let socket = unsafe { socket2::Socket::from_raw_fd(dup) };
+    Ok(unsafe { socket2::Socket::from_raw_fd(dup) })
+}
+
+/// Registers a duplicated, connected TCP socket with the tokio reactor. Must run inside the
+/// runtime.
+#[cfg(unix)]
+fn adopt_tcp_socket(socket: socket2::Socket) -> std::io::Result<TcpStream> {
     if !socket.local_addr().is_ok_and(|addr| addr.as_socket().is_some()) {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
