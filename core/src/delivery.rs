@@ -4,10 +4,13 @@
 use std::{
     panic::{catch_unwind, AssertUnwindSafe},
     sync::Arc,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
-use tokio::sync::{mpsc, Mutex};
+use tokio::{
+    sync::{mpsc, Mutex},
+    time::Instant,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -110,7 +113,7 @@ async fn drain(
                 Some(first) => {
                     batch.push(first);
                     take_queued(queue, &mut batch);
-                    let streaming = last_batch.is_some_and(|at| at.elapsed() < GATHER_WINDOW);
+                    let streaming = last_batch.is_some_and(|at| at.elapsed() <= GATHER_WINDOW);
                     if streaming {
                         gather(queue, &mut batch, gather_windows(last_delivery)).await;
                     }
@@ -173,17 +176,13 @@ mod tests {
     use super::*;
     use crate::{channel::ChannelName, client::Client, engine::EngineFuture};
 
-    /// An engine that records the size of every batch it is given, taking `cost` (real
-    /// time) to deliver each.
+    /// An engine that records the size of every batch it is given.
     #[derive(Default)]
-    struct Recording {
-        batches: StdMutex<Vec<usize>>,
-        cost: Duration,
-    }
+    struct Recording(StdMutex<Vec<usize>>);
 
     impl Recording {
         fn batches(&self) -> Vec<usize> {
-            self.batches.lock().unwrap().clone()
+            self.0.lock().unwrap().clone()
         }
     }
 
@@ -198,8 +197,7 @@ mod tests {
             Box::pin(async { Vec::new() })
         }
         fn deliver(&self, batch: &[Broadcast]) {
-            std::thread::sleep(self.cost);
-            self.batches.lock().unwrap().push(batch.len());
+            self.0.lock().unwrap().push(batch.len());
         }
         fn begin_close_all(&self) -> EngineFuture {
             Box::pin(async {})
@@ -212,11 +210,21 @@ mod tests {
         Broadcast::new(channel, Arc::from(RawValue::from_string("1".into()).unwrap()))
     }
 
-    /// Starts the delivery task (on the test's paused time) with an engine whose deliveries
-    /// take `cost`; returns the queue, the engine and the shutdown token.
-    fn start(cost: Duration) -> (mpsc::Sender<Broadcast>, Arc<Recording>, CancellationToken) {
+    /// Sends `per_ms` broadcasts every millisecond (tokio's timer resolution) for `ms`
+    /// milliseconds of the test's paused time.
+    async fn stream(tx: mpsc::Sender<Broadcast>, ms: usize, per_ms: usize) {
+        for _ in 0..ms {
+            for _ in 0..per_ms {
+                tx.send(broadcast()).await.unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    /// Starts the delivery task; returns the queue, the engine and the shutdown token.
+    fn start() -> (mpsc::Sender<Broadcast>, Arc<Recording>, CancellationToken) {
         let (tx, rx) = mpsc::channel(100_000);
-        let engine = Arc::new(Recording { cost, ..Default::default() });
+        let engine = Arc::new(Recording::default());
         let shutdown = CancellationToken::new();
         let metrics = Arc::new(Metrics::new(["chat"]));
         let engines: Vec<Arc<dyn Engine>> = vec![engine.clone()];
@@ -224,21 +232,9 @@ mod tests {
         (tx, engine, shutdown)
     }
 
-    /// Sends `per_ms` broadcasts every millisecond (tokio's timer resolution) for `ms`
-    /// milliseconds of paused time, then lets delivery finish.
-    async fn stream(tx: &mpsc::Sender<Broadcast>, ms: usize, per_ms: usize) {
-        for _ in 0..ms {
-            for _ in 0..per_ms {
-                tx.send(broadcast()).await.unwrap();
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-
     #[tokio::test(start_paused = true)]
     async fn a_broadcast_after_a_quiet_spell_goes_at_once() {
-        let (tx, engine, shutdown) = start(Duration::ZERO);
+        let (tx, engine, shutdown) = start();
         tx.send(broadcast()).await.unwrap();
         tokio::time::sleep(Duration::from_micros(10)).await;
         assert_eq!(engine.batches(), vec![1], "delivered without waiting for more");
@@ -246,29 +242,55 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_light_stream_waits_one_window_per_batch() {
-        let (tx, engine, shutdown) = start(Duration::ZERO);
-        // 4 a millisecond for 40 ms; delivering costs nothing, so a batch waits one window.
-        stream(&tx, 40, 4).await;
+    async fn a_stream_that_costs_nothing_to_deliver_waits_one_window_per_batch() {
+        let (tx, engine, shutdown) = start();
+        stream(tx, 40, 4).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
         let batches = engine.batches();
         assert_eq!(batches.iter().sum::<usize>(), 160, "every broadcast delivered once");
-        assert!(batches.iter().all(|&n| n <= 8), "no batch waited more than a window: {batches:?}");
+        assert!(batches.len() >= 16, "one window each, not more: {batches:?}");
+        assert!(
+            batches.iter().skip(1).any(|&n| n > 4),
+            "but gathered across a window: {batches:?}"
+        );
         shutdown.cancel();
     }
 
     #[tokio::test(start_paused = true)]
-    async fn behind_a_slow_delivery_a_stream_gathers_into_larger_batches() {
-        let (tx, engine, shutdown) = start(Duration::from_millis(4));
-        // The same stream, but each delivery takes 4 ms: a batch may wait up to 5 windows.
-        stream(&tx, 40, 4).await;
-        let batches = engine.batches();
-        assert_eq!(batches.iter().sum::<usize>(), 160);
-        assert!(
-            batches.iter().any(|&n| n >= 16),
-            "batches gathered for several windows: {batches:?}"
-        );
-        assert!(batches.iter().all(|&n| n <= 4 * 6), "at most 5 windows each: {batches:?}");
-        shutdown.cancel();
+    async fn gathering_waits_its_windows_while_each_brings_more() {
+        let (tx, mut rx) = mpsc::channel(1000);
+        tx.send(broadcast()).await.unwrap();
+        let gathering = tokio::spawn(async move {
+            let mut batch = Vec::new();
+            take_queued(&mut rx, &mut batch);
+            let started = Instant::now();
+            gather(&mut rx, &mut batch, 5).await;
+            (batch.len(), started.elapsed())
+        });
+        tokio::task::yield_now().await;
+        // 4 more every window for 20 windows, far longer than the 5 it may wait.
+        for _ in 0..20 {
+            for _ in 0..4 {
+                let _ = tx.send(broadcast()).await;
+            }
+            tokio::time::advance(GATHER_WINDOW).await;
+        }
+        let (len, waited) = gathering.await.unwrap();
+        assert!(waited >= 5 * GATHER_WINDOW, "it waited its five windows: {waited:?}");
+        assert!(waited < 20 * GATHER_WINDOW, "and stopped while more kept coming: {waited:?}");
+        assert!((21..81).contains(&len), "it took what came meanwhile, not all: {len}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn gathering_stops_at_the_first_window_that_brings_nothing() {
+        let (tx, mut rx) = mpsc::channel(16);
+        tx.send(broadcast()).await.unwrap();
+        let mut batch = Vec::new();
+        take_queued(&mut rx, &mut batch);
+        let started = Instant::now();
+        gather(&mut rx, &mut batch, GATHER_WINDOWS).await;
+        assert_eq!(started.elapsed(), GATHER_WINDOW, "one window, then out");
+        assert_eq!(batch.len(), 1);
     }
 
     #[test]
