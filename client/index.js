@@ -221,8 +221,9 @@ export function stopWebsockets() {
   const { socket, channels } = current;
   current = null;
   for (const channel of channels.values()) {
-    internals.get(channel).ids.clear();
-    internals.get(channel).away.clear();
+    const { ids, away } = internals.get(channel);
+    ids.clear();
+    away.clear();
   }
   socket.close();
 }

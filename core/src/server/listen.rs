@@ -93,7 +93,8 @@ impl Server {
     }
 
     /// Serves a TCP connection whose request head has been read: a new websocket session
-    /// goes to the native engine, anything else to socketioxide.
+    /// goes to the native engine, anything else to socketioxide. The connection gets a task
+    /// of its own (not the caller's), so what routing held is freed, not kept per connection.
     fn route(&self, stream: TcpStream, head: Bytes) {
         if self.is_metrics_request(&head) {
             let server = self.metrics_server();
