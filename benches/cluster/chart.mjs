@@ -1,6 +1,5 @@
-// The Cluster chart (docs/bench-cluster.svg): deliveries/s and p99 latency per scenario,
-// A vs B, as horizontal bars on log scales; hand-written SVG, no dependency.
-import { CLUSTER_SERVERS } from './instances.mjs';
+// The Cluster chart (docs/bench-cluster.svg): deliveries/s and p99 latency per backend and
+// scenario, A vs B, as horizontal bars on log scales; hand-written SVG, no dependency.
 import { short } from '../lib/format.mjs';
 
 const COLORS = { product: '#1f77b4', socketio: '#ff7f0e' };
@@ -8,7 +7,7 @@ const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 
 function panel({ x, y, w, title, note, rows, unit }) {
   const rowH = 34;
-  const labelW = 100;
+  const labelW = 150;
   const plotW = w - labelW - 70;
   const top = 30;
   const out = [`<g transform="translate(${x},${y})">`, `<text x="0" y="16" font-size="14" font-weight="bold">${esc(title)}</text>`];
@@ -37,16 +36,16 @@ function panel({ x, y, w, title, note, rows, unit }) {
   return { svg: out.join(''), h: top + rows.length * rowH + 24 };
 }
 
-/** The chart for rows `m[scenario][server]` (medians), titled with `title`. */
-export function clusterChart(scenarioIds, m, title) {
-  const row = (id, key) => ({ label: id, a: m[id]?.product?.[key] ?? null, b: m[id]?.socketio?.[key] ?? null });
+/** The chart for `rows` (`{ label, servers: { product, socketio } }`, medians), titled with `title`. */
+export function clusterChart(rows, title) {
+  const row = ({ label, servers }, key) => ({ label, a: servers.product?.[key] ?? null, b: servers.socketio?.[key] ?? null });
   const W = 980;
-  const p1 = panel({ x: 10, y: 50, w: 470, title: 'Cross-instance deliveries per second', note: 'log scale · higher is better', rows: scenarioIds.map((id) => row(id, 'deliveriesPerSec')), unit: '' });
-  const p2 = panel({ x: 500, y: 50, w: 470, title: 'p99 latency, broadcast → receipt (ms)', note: 'log scale · lower is better', rows: scenarioIds.map((id) => row(id, 'p99Ms')), unit: ' ms' });
+  const p1 = panel({ x: 10, y: 50, w: 470, title: 'Cross-instance deliveries per second', note: 'log scale · higher is better', rows: rows.map((r) => row(r, 'deliveriesPerSec')), unit: '' });
+  const p2 = panel({ x: 500, y: 50, w: 470, title: 'p99 latency, broadcast → receipt (ms)', note: 'log scale · lower is better', rows: rows.map((r) => row(r, 'p99Ms')), unit: ' ms' });
   const H = 50 + Math.max(p1.h, p2.h) + 10;
   const legend =
-    `<rect x="10" y="30" width="12" height="12" fill="${COLORS.product}"/><text x="27" y="40" font-size="12">A: ${esc(CLUSTER_SERVERS.product.label)}</text>` +
-    `<rect x="330" y="30" width="12" height="12" fill="${COLORS.socketio}"/><text x="347" y="40" font-size="12">B: ${esc(CLUSTER_SERVERS.socketio.label)}</text>`;
+    `<rect x="10" y="30" width="12" height="12" fill="${COLORS.product}"/><text x="27" y="40" font-size="12">A: modelence-native-ws (redis / mongodb adapter)</text>` +
+    `<rect x="400" y="30" width="12" height="12" fill="${COLORS.socketio}"/><text x="417" y="40" font-size="12">B: socket.io 4.8 + @socket.io/redis-adapter / mongo-adapter</text>`;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif">`,
     '<rect width="100%" height="100%" fill="white"/>',

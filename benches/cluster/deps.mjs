@@ -1,5 +1,5 @@
-// The cluster bench's own npm packages (benches/cluster/package.json: stock socket.io's Redis
-// adapter and its Redis client), installed on first use into benches/cluster/node_modules so
+// The cluster bench's own npm packages (benches/cluster/package.json: stock socket.io's Redis and MongoDB
+// adapters and their clients), installed on first use into benches/cluster/node_modules so
 // that `npm install` and `npm test` never fetch them.
 import { existsSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const DIR = path.dirname(fileURLToPath(import.meta.url));
-const NEEDED = ['@socket.io/redis-adapter', 'redis'];
+const NEEDED = ['@socket.io/redis-adapter', 'redis', '@socket.io/mongo-adapter', 'mongodb'];
 
 /** The installed version of one of this directory's packages, or null. */
 export function installedVersion(name) {

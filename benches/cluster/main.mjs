@@ -1,6 +1,6 @@
 // `npm run bench -- --cluster` (benches/run.mjs hands over here): the product and stock
-// socket.io, each as a cluster of instances on this machine sharing one Redis, under
-// 100,000 connections. Run `node benches/run.mjs --cluster --help` for the options.
+// socket.io, each as a cluster of instances on this machine sharing Redis, then MongoDB,
+// under 100,000 connections. Run `node benches/run.mjs --cluster --help` for the options.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -9,18 +9,21 @@ import { ensureClusterDeps } from './deps.mjs';
 import { CLUSTER_SERVERS } from './instances.mjs';
 import { runClusterOnce } from './phase.mjs';
 import { CLUSTER_DEFAULTS, CLUSTER_SCENARIOS, QUICK, clusterPlan, sizeText } from './plan.mjs';
-import { startRedis } from './redis.mjs';
+import { mongoLabel } from './mongo.mjs';
 import { writeClusterSection } from './section.mjs';
 import { combine } from './summarize.mjs';
 
 const HELP = `usage: npm run bench -- --cluster [options]   (or: node benches/run.mjs --cluster [options])
 
-N instances of one server (default ${CLUSTER_DEFAULTS.instances}), each its own process, sharing one redis-server
-started for the run; one load generator per instance holding ${CLUSTER_DEFAULTS.connections.toLocaleString('en-US')} connections in all.
+N instances of one server (default ${CLUSTER_DEFAULTS.instances}), each its own process, sharing one backend
+started for each run; one load generator per instance holding ${CLUSTER_DEFAULTS.connections.toLocaleString('en-US')} connections in all.
 Loadgen i's clients connect to instance i; its broadcasts are made on instance i+1, so every
-delivery crosses Redis. The product (redis: { url }) and stock socket.io with
-@socket.io/redis-adapter (installed on first use into benches/cluster/node_modules) run the
-same scenarios, one after the other.
+delivery crosses the backend. The product (redis: { url } / mongodb: { uri }) and stock
+socket.io with @socket.io/redis-adapter / @socket.io/mongo-adapter (installed on first use
+into benches/cluster/node_modules) run the same scenarios, one after the other.
+Backends: a redis-server started for the run; MongoDB at MONGODB_URI when set (a replica set;
+each run gets its own database, dropped afterwards), else the project's MongoDB emulator
+(tools/mongo-emulator: a dev-only test double, built by cargo build --release -p mongo-emulator).
 
   --quick               reduced sizes: ${QUICK.instances} instances, ${QUICK.connections.toLocaleString('en-US')} connections (a minute or two)
   --set cluster.K=V     override a setting: ${Object.keys(CLUSTER_DEFAULTS).join(', ')}
@@ -28,6 +31,7 @@ same scenarios, one after the other.
   --set S.K=V           override a scenario's count, intervalMs or channels (S: a scenario or *)
   --only a,b            only these scenarios
   --servers a,b         product,socketio (default both)
+  --adapters a,b        redis,mongodb (default both, in that order)
   --runs N              runs per server per scenario (default ${CLUSTER_DEFAULTS.runs}; medians reported)
   --no-report           do not write the Cluster section of BENCHMARKS.md and docs/bench-cluster.svg
   --report              write them even for a reduced or partial run (--quick, --set, --only,
@@ -55,6 +59,7 @@ export async function runCluster(argv) {
       set: { type: 'string', multiple: true, default: [] },
       only: { type: 'string' },
       servers: { type: 'string', default: 'product,socketio' },
+      adapters: { type: 'string', default: 'redis,mongodb' },
       runs: { type: 'string' },
       'no-report': { type: 'boolean', default: false },
       report: { type: 'boolean', default: false },
@@ -79,11 +84,12 @@ export async function runCluster(argv) {
   const set = o.runs ? [...o.set, `cluster.runs=${o.runs}`] : o.set;
   const { config, scenarios } = clusterPlan({ quick: o.quick, only: list(o.only), set });
   const servers = list(o.servers).filter((k) => CLUSTER_SERVERS[k]);
+  const adapters = list(o.adapters).filter((a) => a === 'redis' || a === 'mongodb');
   if (o.list) {
     for (const sc of scenarios) console.log(`${sc.id.padEnd(14)} ${sc.mode.padEnd(6)} ${sizeText(config, sc)}`);
     return 0;
   }
-  if (!scenarios.length || !servers.length) throw new Error('no scenario or server selected');
+  if (!scenarios.length || !servers.length || !adapters.length) throw new Error('no scenario, server or adapter selected');
   const limits = fileLimits();
   const perProcess = Math.ceil(config.connections / config.instances) + 512;
   if (perProcess > limits.hard) {
@@ -93,40 +99,41 @@ export async function runCluster(argv) {
   const versions = servers.includes('socketio') ? ensureClusterDeps() : {};
 
   const started = Date.now();
-  const redis = await startRedis();
-  console.log(`redis-server ${redis.version} on ${redis.url} (pid ${redis.pid}); ${config.instances} instances, ${config.connections.toLocaleString('en-US')} connections`);
+  console.log(`${config.instances} instances, ${config.connections.toLocaleString('en-US')} connections; backends: ${adapters.map((a) => (a === 'redis' ? 'redis-server' : mongoLabel())).join(', ')}`);
   const results = [];
-  try {
+  for (const adapter of adapters) {
     for (const sc of scenarios) {
-      console.log(`\n== ${sc.id}: ${sc.title} — ${sizeText(config, sc)}`);
+      console.log(`\n== ${adapter} ${sc.id}: ${sc.title} — ${sizeText(config, sc)}`);
       for (let run = 0; run < config.runs; run++) {
         for (const kind of servers) {
           const t0 = Date.now();
           let r;
           try {
-            r = await runClusterOnce(kind, sc, config, redis, console.log);
+            r = await runClusterOnce(kind, adapter, sc, config, console.log);
           } catch (error) {
-            r = { server: kind, scenario: sc.id, ok: false, fatal: error.message, errors: [error.message] };
+            r = { server: kind, adapter, scenario: sc.id, ok: false, fatal: error.message, errors: [error.message] };
           }
           console.log(`  run ${run + 1}/${config.runs} ${kind.padEnd(8)} ${describe(r)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
           results.push(r);
         }
       }
     }
-  } finally {
-    await redis.stop();
   }
 
+  // medians[adapter][scenario][server]
   const medians = {};
-  for (const sc of scenarios) {
-    medians[sc.id] = {};
-    for (const kind of servers) {
-      const runs = results.filter((r) => r.scenario === sc.id && r.server === kind);
-      if (runs.length) medians[sc.id][kind] = combine(runs);
+  for (const adapter of adapters) {
+    medians[adapter] = {};
+    for (const sc of scenarios) {
+      medians[adapter][sc.id] = {};
+      for (const kind of servers) {
+        const runs = results.filter((r) => r.adapter === adapter && r.scenario === sc.id && r.server === kind);
+        if (runs.length) medians[adapter][sc.id][kind] = combine(runs);
+      }
     }
   }
   const finishedAt = new Date().toISOString();
-  const reduced = o.quick || o.set.length > 0 || Boolean(o.only) || o.servers !== 'product,socketio';
+  const reduced = o.quick || o.set.length > 0 || Boolean(o.only) || o.servers !== 'product,socketio' || o.adapters !== 'redis,mongodb';
   const meta = {
     command: ['node benches/run.mjs --cluster', ...argv].join(' '),
     reduced,
@@ -134,10 +141,12 @@ export async function runCluster(argv) {
     finishedAt,
     seconds: (Date.now() - started) / 1000,
     servers,
-    redisVersion: redis.version,
+    adapters,
+    backends: Object.fromEntries(adapters.map((a) => [a, results.find((r) => r.adapter === a && r.backendVersion)?.backendVersion ?? null])),
+    mongodb: adapters.includes('mongodb') ? mongoLabel() : null,
     versions,
   };
-  const dump = { meta, machine: machineFacts(), config, scenarios, medians, results };
+  const dump = { meta, machine: machineFacts(), config, scenarios, adapters, medians, results };
   const dir = path.join(ROOT, 'target', 'bench');
   mkdirSync(dir, { recursive: true });
   const saved = path.join(dir, `cluster-${finishedAt.replace(/[:.]/g, '-')}.json`);
@@ -146,11 +155,13 @@ export async function runCluster(argv) {
   const report = !o['no-report'] && (!reduced || o.report || Boolean(o.md));
   if (report) writeClusterSection(dump, { file, chartFile });
 
-  console.log('\n== cluster: A/B (product / socket.io) per scenario');
-  for (const sc of scenarios) {
-    const a = medians[sc.id].product;
-    const b = medians[sc.id].socketio;
-    if (a && b) console.log(`  ${sc.id.padEnd(14)} deliveries/s ${fmtRatio(a.deliveriesPerSec, b.deliveriesPerSec)}, p99 ${fmtRatio(a.p99Ms, b.p99Ms)}, joins/s ${fmtRatio(a.connectRate, b.connectRate)}, KiB/conn ${fmtRatio(a.rssPerConnKiB, b.rssPerConnKiB)}`);
+  console.log('\n== cluster: A/B (product / socket.io) per adapter and scenario');
+  for (const adapter of adapters) {
+    for (const sc of scenarios) {
+      const a = medians[adapter][sc.id].product;
+      const b = medians[adapter][sc.id].socketio;
+      if (a && b) console.log(`  ${adapter.padEnd(8)} ${sc.id.padEnd(14)} deliveries/s ${fmtRatio(a.deliveriesPerSec, b.deliveriesPerSec)}, p99 ${fmtRatio(a.p99Ms, b.p99Ms)}, joins/s ${fmtRatio(a.connectRate, b.connectRate)}, KiB/conn ${fmtRatio(a.rssPerConnKiB, b.rssPerConnKiB)}`);
+    }
   }
   console.log(`\ndone in ${Math.round(meta.seconds)} s; raw results: ${path.relative(ROOT, saved)}${report ? `; report: ${path.relative(ROOT, file)} (Cluster section), ${path.relative(ROOT, chartFile)}` : reduced && !o['no-report'] ? '; reduced run: BENCHMARKS.md left alone (--report to write it)' : ''}`);
   return results.every((r) => !r.fatal) ? 0 : 1;
@@ -165,7 +176,7 @@ function describe(r) {
     `lost ${r.lost} dup ${r.duplicates}`,
     `RSS ${n(r.rssHeldMiB)} MiB/instance, ${n(r.rssPerConnKiB)} KiB/conn`,
     `${n(r.cpuPerDeliveryUs)} µs CPU/delivery`,
-    `redis ${n(r.redisCores)} cores`,
+    `${r.adapter} ${n(r.backendCores)} cores`,
   ];
   if (r.startWaitSeconds > 5) parts.push(`first loadgen waited ${n(r.startWaitSeconds)} s for the others`);
   if (r.otherCores > 0.25) parts.push(`noisy: others ${n(r.otherCores)} cores`);

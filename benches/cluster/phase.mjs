@@ -1,10 +1,13 @@
-// One cluster run: N fresh instances of one server sharing the bench's Redis, one loadgen per
-// instance, the relays between them, and snapshots of every process at both barriers.
+// One cluster run: N fresh instances of one server sharing a fresh backend (Redis or MongoDB),
+// one loadgen per instance, the relays between them, and snapshots of every process at both
+// barriers.
 import { spawn } from 'node:child_process';
 import { addonStamp, loadgenPath } from '../lib/runner.mjs';
 import { startInstances } from './instances.mjs';
+import { startMongo } from './mongo.mjs';
 import { loadgens } from './plan.mjs';
 import { cpuSeconds, machineBusySeconds, monoUs } from './proc.mjs';
+import { startRedis } from './redis.mjs';
 import { startRelays } from './relay.mjs';
 import { summarize } from './summarize.mjs';
 
@@ -41,18 +44,23 @@ function loadgenArgs(g, scenario, config, port, relayPort, label) {
   return args.map(String);
 }
 
+/** Starts the backend `adapter` names ('redis' or 'mongodb') for one run. */
+export const startBackend = (adapter) => (adapter === 'redis' ? startRedis() : startMongo());
+
 /**
- * Runs `scenario` once on a cluster of `config.instances` instances of `kind` sharing `redis`,
- * and resolves to its summary (see summarize.mjs). Every process it started is gone when it
- * returns.
+ * Runs `scenario` once on a cluster of `config.instances` instances of `kind` sharing a fresh
+ * backend of kind `adapter`, and resolves to its summary (see summarize.mjs). Every process it
+ * started is gone when it returns.
  */
-export async function runClusterOnce(kind, scenario, config, redis, log = () => {}) {
+export async function runClusterOnce(kind, adapter, scenario, config, log = () => {}) {
   const t0 = Date.now();
   const plan = loadgens(config, scenario);
-  const instances = await startInstances(kind, config.instances, redis.url);
+  const backend = await startBackend(adapter);
+  let instances = [];
   const procs = [];
   let relays = null;
   try {
+    instances = await startInstances(kind, config.instances, backend);
     const baseline = await Promise.all(instances.map((s) => s.stats(true)));
     const snapshot = async (gc) => {
       // Stats with a full GC first (RSS without garbage) at the start barrier only.
@@ -63,9 +71,8 @@ export async function runClusterOnce(kind, scenario, config, redis, log = () => 
         rss: instances.map((s) => s.rssBytes()),
         cpu: instances.map((s) => s.cpuSeconds()),
         loadgenCpu: procs.map((p) => cpuSeconds(p.pid)),
-        redisCpu: redis.cpuSeconds(),
-        redisInfo: await redis.info().catch((e) => ({ error: e.message })),
-        redisOverflows: redis.overflows(),
+        backendCpu: backend.cpuSeconds(),
+        backend: await backend.snapshot().catch((e) => ({ error: e.message })),
         selfCpu: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
         machine: machineBusySeconds(),
       };
@@ -99,6 +106,7 @@ export async function runClusterOnce(kind, scenario, config, redis, log = () => 
     const dead = instances.filter((s) => !s.alive());
     const result = summarize({
       kind,
+      adapter,
       scenario,
       config,
       plan,
@@ -112,10 +120,12 @@ export async function runClusterOnce(kind, scenario, config, redis, log = () => 
     });
     // When the addon the product loaded was built (someone may rebuild it during a long run).
     if (kind === 'product') result.addon = addonStamp();
+    result.backendVersion = backend.version;
     return result;
   } finally {
     for (const p of procs) p.kill();
     await relays?.close();
     await Promise.all(instances.map((s) => s.stop()));
+    await backend.stop();
   }
 }

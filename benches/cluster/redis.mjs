@@ -98,8 +98,9 @@ export async function info(port) {
 
 /**
  * Starts `redis-server` on a free loopback port without persistence (`--save ''
- * --appendonly no`); resolves once it answers PING. Returns `{ url, port, pid, version,
- * cpuSeconds(), info(), overflows(), stop() }`.
+ * --appendonly no`); resolves once it answers PING. Returns the backend of one run:
+ * `{ kind, url, port, pid, version, cpuSeconds(), snapshot(), stop() }`, `snapshot()` being
+ * `{ info, overflows }` (Redis's INFO and the subscribers it has closed so far).
  */
 export async function startRedis() {
   const version = requireRedis();
@@ -126,14 +127,13 @@ export async function startRedis() {
       throw new Error(`redis-server did not start on port ${port}: ${log.trim()}`);
     }
     return {
+      kind: 'redis',
       url: `redis://127.0.0.1:${port}`,
       port,
       pid: child.pid,
-      version,
+      version: `redis-server ${version}`,
       cpuSeconds: () => cpuSeconds(child.pid),
-      info: () => info(port),
-      /** Subscribers Redis has closed so far for exceeding their output buffer limit. */
-      overflows: () => overflows,
+      snapshot: async () => ({ info: await info(port).catch((e) => ({ error: e.message })), overflows }),
       async stop() {
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
         await exited;

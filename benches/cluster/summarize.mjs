@@ -1,5 +1,5 @@
-// One cluster run as flat numbers: the loadgens' reports added up, the instances' and Redis's
-// snapshots at the two barriers turned into costs.
+// One cluster run as flat numbers: the loadgens' reports added up, the instances' and the
+// backend's (Redis or MongoDB) snapshots at the two barriers turned into costs.
 
 const MiB = 2 ** 20;
 const sum = (xs) => xs.reduce((a, b) => a + (Number.isFinite(b) ? b : 0), 0);
@@ -17,10 +17,10 @@ const diff = (a, b) => (typeof a === 'number' && typeof b === 'number' ? b - a :
  * The result of one run. Connect: loadgens connect at once, so the cluster's rate is every
  * join over the slowest loadgen's connect time. Delivery: all triggers leave together (start
  * barrier), so deliveries/s is every delivery over the longest loadgen window (its first send
- * stamp to its last receipt); p50/p99/max are the worst loadgen's. CPU, Redis and machine
+ * stamp to its last receipt); p50/p99/max are the worst loadgen's. CPU, backend and machine
  * figures run from the start barrier to the end barrier.
  */
-export function summarize({ kind, scenario, config, plan, baseline, marks, reports, relay, deadInstances, instanceLogs = [], wallSeconds }) {
+export function summarize({ kind, adapter, scenario, config, plan, baseline, marks, reports, relay, deadInstances, instanceLogs = [], wallSeconds }) {
   const good = reports.filter((r) => !r.error);
   const connects = good.map((r) => r.connect);
   const deliveries = good.map((r) => r.delivery).filter(Boolean);
@@ -33,13 +33,16 @@ export function summarize({ kind, scenario, config, plan, baseline, marks, repor
   const baseRss = baseline.map((s) => s.rss);
   const instanceCpu = start && end ? start.cpu.map((c, i) => diff(c, end.cpu[i])) : [];
   const loadgenCpu = start && end ? start.loadgenCpu.map((c, i) => diff(c, end.loadgenCpu[i])) : [];
-  const redisCpu = diff(start?.redisCpu, end?.redisCpu);
-  const info = (key) => diff(start?.redisInfo?.[key], end?.redisInfo?.[key]);
-  const ours = sum(instanceCpu) + sum(loadgenCpu) + (redisCpu ?? 0) + (diff(start?.selfCpu, end?.selfCpu) ?? 0);
+  const backendCpu = diff(start?.backendCpu, end?.backendCpu);
+  // Redis: its INFO counters; MongoDB: documents in the run's database.
+  const info = (key) => diff(start?.backend?.info?.[key], end?.backend?.info?.[key]);
+  const published = sum(plan.map((g) => g.channels * scenario.count));
+  const ours = sum(instanceCpu) + sum(loadgenCpu) + (backendCpu ?? 0) + (diff(start?.selfCpu, end?.selfCpu) ?? 0);
   const busy = diff(start?.machine.task, end?.machine.task);
   const triggers = relay.triggers.filter(Boolean);
   const r = {
     server: kind,
+    adapter,
     scenario: scenario.id,
     mode: scenario.mode,
     layout: scenario.layout,
@@ -78,18 +81,23 @@ export function summarize({ kind, scenario, config, plan, baseline, marks, repor
     instanceCpuSeconds: sum(instanceCpu),
     instanceCpuMaxSeconds: max(instanceCpu),
     cpuPerDeliveryUs: received ? (sum(instanceCpu) / received) * 1e6 : null,
-    redisCpuSeconds: redisCpu,
-    redisCores: redisCpu !== null && window ? redisCpu / window : null,
-    // The same from Redis's own getrusage (INFO used_cpu_*): microseconds, not 10 ms ticks.
+    // The backend's process (redis-server or the MongoDB emulator; null for a MongoDB at
+    // MONGODB_URI, which is not ours to read).
+    backendCpuSeconds: backendCpu,
+    backendCores: backendCpu !== null && window ? backendCpu / window : null,
+    // Redis's own getrusage (INFO used_cpu_*): microseconds, not 10 ms ticks.
     redisInfoCpuSeconds: (info('used_cpu_sys') ?? NaN) + (info('used_cpu_user') ?? NaN),
-    redisCpuPerPublishUs: (((info('used_cpu_sys') ?? NaN) + (info('used_cpu_user') ?? NaN)) / sum(plan.map((g) => g.channels * scenario.count))) * 1e6,
+    redisCpuPerPublishUs: (((info('used_cpu_sys') ?? NaN) + (info('used_cpu_user') ?? NaN)) / published) * 1e6,
     redisCommands: info('total_commands_processed'),
     redisInMiB: info('total_net_input_bytes') / MiB,
     redisOutMiB: info('total_net_output_bytes') / MiB,
-    // Broadcasts the publishing instances made (each one message through Redis).
-    published: sum(plan.map((g) => g.channels * scenario.count)),
-    redisOutPerPublishBytes: (info('total_net_output_bytes') ?? NaN) / sum(plan.map((g) => g.channels * scenario.count)),
-    redisOverflows: diff(start?.redisOverflows, end?.redisOverflows),
+    // Broadcasts the publishing instances made (each one message through the backend).
+    published,
+    redisOutPerPublishBytes: (info('total_net_output_bytes') ?? NaN) / published,
+    redisOverflows: diff(start?.backend?.overflows, end?.backend?.overflows),
+    // MongoDB: documents the run inserted per broadcast (a document per broadcast, or fewer
+    // when an adapter batches).
+    documentsPerPublish: (diff(start?.backend?.documents, end?.backend?.documents) ?? NaN) / published,
     loadgenCpuSeconds: sum(loadgenCpu),
     otherCores: busy !== null && window ? Math.max(0, (busy - ours) / window) : null,
     irqCores: window ? (diff(start?.machine.irq, end?.machine.irq) ?? 0) / window : null,
@@ -142,7 +150,7 @@ export function summarize({ kind, scenario, config, plan, baseline, marks, repor
  */
 export function combine(runs) {
   const good = runs.filter((r) => !r.fatal);
-  const out = { server: runs[0]?.server, scenario: runs[0]?.scenario, runs: runs.length, okRuns: good.filter((r) => r.ok).length };
+  const out = { server: runs[0]?.server, adapter: runs[0]?.adapter, scenario: runs[0]?.scenario, runs: runs.length, okRuns: good.filter((r) => r.ok).length };
   const keys = new Set(good.flatMap((r) => Object.keys(r).filter((k) => typeof r[k] === 'number')));
   for (const key of keys) out[key] = median(good.map((r) => r[key]));
   for (const key of ['lost', 'duplicates', 'closedEarly', 'connectFailed', 'redisOverflows']) out[key] = sum(good.map((r) => r[key]));

@@ -23,8 +23,9 @@ const server = await startWebsocketServer({
   authenticate,
   ...(metrics ? { metrics: true } : {}),
   ...(recovery ? { connectionStateRecovery: recovery === 'on' } : {}),
-  // The cluster bench (benches/cluster/): instances share a Redis server.
+  // The cluster bench (benches/cluster/): instances share a Redis server or a MongoDB database.
   ...(process.env.BENCH_REDIS_URL ? { redis: { url: process.env.BENCH_REDIS_URL } } : {}),
+  ...(process.env.BENCH_MONGODB_URL ? { mongodb: { uri: process.env.BENCH_MONGODB_URL, dbName: process.env.BENCH_MONGODB_DB } } : {}),
 });
 if (metrics) setInterval(() => server.metrics().catch(() => {}), 1000).unref();
 listen(httpServer, standalone ? 'standalone' : 'product', () => (standalone ? server.port : null));

@@ -23,10 +23,14 @@ io = new Server(httpServer, {
 serveChannels(io);
 
 // The cluster bench (benches/cluster/): instances share a Redis server through stock
-// @socket.io/redis-adapter, installed for that bench only.
+// @socket.io/redis-adapter, or a MongoDB database through @socket.io/mongo-adapter, both
+// installed for that bench only.
 if (process.env.BENCH_REDIS_URL) {
   const { redisAdapter } = await import('../cluster/socketio-redis.mjs');
   io.adapter(await redisAdapter(process.env.BENCH_REDIS_URL));
+} else if (process.env.BENCH_MONGODB_URL) {
+  const { mongoAdapter } = await import('../cluster/socketio-mongo.mjs');
+  io.adapter(await mongoAdapter(process.env.BENCH_MONGODB_URL, process.env.BENCH_MONGODB_DB));
 }
 
 listen(httpServer, 'socketio');
