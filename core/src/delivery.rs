@@ -21,7 +21,7 @@ use crate::{
 /// Most broadcasts delivered as one batch: each native member gets the batch's frames for it
 /// together (`writev`) instead of one `write` each, which is what a backlog of broadcasts to
 /// small channels costs most (a syscall per few deliveries). Engines split a batch further
-/// by deliveries (the native engine flushes every 262,144), which bounds the wait it adds.
+/// by deliveries (the native engine flushes every 1,048,576), which bounds the wait it adds.
 const MAX_BATCH_BROADCASTS: usize = 32_768;
 
 /// The delivery task: drains `queue` into `engines` until `shutdown`. Supervised: a panic

@@ -42,8 +42,12 @@ pub use socket::NativeSocket;
 use socket::{CloseReason, QueueLimits, SendError};
 
 /// A batch's deliveries written before the corked sockets are flushed, which bounds the
-/// frames queued at once (each a shared reference, not a copy) and the latency batching adds.
-const MAX_BATCH_DELIVERIES: usize = 262_144;
+/// frames queued at once (each a shared reference, 32 bytes, not a copy: at most 32 MiB) and
+/// the latency batching adds (corking one costs tens of nanoseconds; the writes cost far more).
+/// A member whose broadcasts straddle a flush gets two writes for them, and the write is most
+/// of what a delivery costs: at 262,144, a burst of 20 broadcasts to each of 16,667 members
+/// (`npm run bench -- --cluster`, burst-1ch) went out in two writes per member.
+const MAX_BATCH_DELIVERIES: usize = 1 << 20;
 
 /// What every native connection shares: the server's handlers and the registry.
 pub struct NativeEngine {
