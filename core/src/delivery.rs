@@ -124,7 +124,11 @@ async fn drain(
                         }
                     }
                     let started = Instant::now();
-                    deliver(engines, &batch);
+                    if batch.len() >= HAND_OVER_FROM && on_multi_thread_runtime() {
+                        tokio::task::block_in_place(|| deliver(engines, &batch));
+                    } else {
+                        deliver(engines, &batch);
+                    }
                     let delivered = Instant::now();
                     last_delivery = delivered - started;
                     last_batch = Some(delivered);
@@ -156,6 +160,21 @@ fn give_offset(recovery: &Recovery, broadcast: &mut Broadcast) {
         None => broadcast.offset = Some(recovery.history.record(channel, &broadcast.data)),
     }
     broadcast.label = Some(broadcast.offset.unwrap_or_else(|| recovery.history.current()));
+}
+
+/// Broadcasts from which a batch is written out with the runtime's worker handed to another
+/// thread (`block_in_place`), so that the tasks that publish to and read from the backend keep
+/// running meanwhile. Writing a batch out can take hundreds of milliseconds on a loaded
+/// machine (a write per member); while it blocked the only worker, this instance's own
+/// publishes waited behind it, so the other instances received a burst a pipeline at a time
+/// and delivered it in more, smaller batches (more writes per delivery). Below this, a batch
+/// is quick and the handover (a thread wake-up) would cost more than it saves.
+const HAND_OVER_FROM: usize = 32;
+
+/// Whether this runs on a multi-thread runtime, the only kind `block_in_place` works on (the
+/// addon's; unit tests run on a current-thread one).
+fn on_multi_thread_runtime() -> bool {
+    tokio::runtime::Handle::current().runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
 }
 
 /// Hands `batch` to each engine; a panic in one engine's delivery is logged and does not stop
