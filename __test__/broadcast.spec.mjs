@@ -50,6 +50,19 @@ test('fan-out to 250 clients delivers each message exactly once, in order', asyn
   for (const inbox of inboxes) assert.deepEqual(inbox, expected);
 });
 
+test('a burst written with the worker handed over (batches of 32+) arrives complete and in order', async (t) => {
+  const chat = new ServerChannel('chat');
+  const { url } = await startServer(t, { channels: [chat] });
+  const clients = await Promise.all(Array.from({ length: 50 }, () => connect(t, url)));
+  await Promise.all(clients.map((c) => join(c, 'chat:all')));
+  const inboxes = clients.map((c) => collect(c, 'chat'));
+  for (let i = 0; i < 300; i++) chat.broadcast('all', { seq: i });
+  const expected = Array.from({ length: 300 }, (_, i) => ({ seq: i }));
+  await eventually(() => inboxes.every((inbox) => inbox.length >= 300), 10000, 'every client to get 300 messages');
+  await new Promise((r) => setTimeout(r, 100));
+  for (const inbox of inboxes) assert.deepEqual(inbox, expected);
+});
+
 test('a broadcast reaches members on every server that registered the channel', async (t) => {
   const chat = new ServerChannel('chat');
   const a = await startServer(t, { channels: [chat] });
