@@ -23,7 +23,7 @@ socket.io with @socket.io/redis-adapter / @socket.io/mongo-adapter (installed on
 into benches/cluster/node_modules) run the same scenarios, one after the other.
 Backends: a redis-server started for the run; MongoDB at MONGODB_URI when set (a replica set;
 each run gets its own database, dropped afterwards), else the project's MongoDB emulator
-(tools/mongo-emulator: a dev-only test double, built by cargo build --release -p mongo-emulator).
+(tools/mongo-emulator: a dev-only test double, built by npm run bench).
 
   --quick               reduced sizes: ${QUICK.instances} instances, ${QUICK.connections.toLocaleString('en-US')} connections (a minute or two)
   --set cluster.K=V     override a setting: ${Object.keys(CLUSTER_DEFAULTS).join(', ')}
