@@ -37,30 +37,29 @@ test('primitives, arrays and undefined arrive as JSON values', async (t) => {
   assert.deepEqual(received, ['s', 7, true, null, [1, 'a'], null]);
 });
 
-test('fan-out to 250 clients delivers each message exactly once, in order', async (t) => {
+/**
+ * Joins `members` clients to chat:all, broadcasts `count` messages in one tick, and asserts
+ * every member got all of them, in order, once.
+ */
+async function assertBurstArrivesInOrder(t, members, count) {
   const chat = new ServerChannel('chat');
   const { url } = await startServer(t, { channels: [chat] });
-  const clients = await Promise.all(Array.from({ length: 250 }, () => connect(t, url)));
+  const clients = await Promise.all(Array.from({ length: members }, () => connect(t, url)));
   await Promise.all(clients.map((c) => join(c, 'chat:all')));
   const inboxes = clients.map((c) => collect(c, 'chat'));
-  for (let i = 0; i < 20; i++) chat.broadcast('all', { seq: i });
-  const expected = Array.from({ length: 20 }, (_, i) => ({ seq: i }));
-  await eventually(() => inboxes.every((inbox) => inbox.length >= 20), 10000, 'every client to get 20 messages');
+  for (let i = 0; i < count; i++) chat.broadcast('all', { seq: i });
+  const expected = Array.from({ length: count }, (_, i) => ({ seq: i }));
+  await eventually(() => inboxes.every((inbox) => inbox.length >= count), 10000, `every client to get ${count} messages`);
   await new Promise((r) => setTimeout(r, 100));
   for (const inbox of inboxes) assert.deepEqual(inbox, expected);
+}
+
+test('fan-out to 250 clients delivers each message exactly once, in order', async (t) => {
+  await assertBurstArrivesInOrder(t, 250, 20);
 });
 
 test('a burst written with the worker handed over (batches of 32+) arrives complete and in order', async (t) => {
-  const chat = new ServerChannel('chat');
-  const { url } = await startServer(t, { channels: [chat] });
-  const clients = await Promise.all(Array.from({ length: 50 }, () => connect(t, url)));
-  await Promise.all(clients.map((c) => join(c, 'chat:all')));
-  const inboxes = clients.map((c) => collect(c, 'chat'));
-  for (let i = 0; i < 300; i++) chat.broadcast('all', { seq: i });
-  const expected = Array.from({ length: 300 }, (_, i) => ({ seq: i }));
-  await eventually(() => inboxes.every((inbox) => inbox.length >= 300), 10000, 'every client to get 300 messages');
-  await new Promise((r) => setTimeout(r, 100));
-  for (const inbox of inboxes) assert.deepEqual(inbox, expected);
+  await assertBurstArrivesInOrder(t, 50, 300);
 });
 
 test('a broadcast reaches members on every server that registered the channel', async (t) => {

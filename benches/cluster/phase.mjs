@@ -45,7 +45,7 @@ function loadgenArgs(g, scenario, config, port, relayPort, label) {
 }
 
 /** Starts the backend `adapter` names ('redis' or 'mongodb') for one run. */
-export const startBackend = (adapter) => (adapter === 'redis' ? startRedis() : startMongo());
+const startBackend = (adapter) => (adapter === 'redis' ? startRedis() : startMongo());
 
 /**
  * Runs `scenario` once on a cluster of `config.instances` instances of `kind` sharing a fresh
