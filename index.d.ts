@@ -48,6 +48,19 @@ export declare class NativeServer {
    */
   adopt(fd: number, head: Buffer): void
   /**
+   * Attach mode, early takeover: `giveBack(fd)` receives each connection
+   * [`JsNativeServer::take_over`] does not keep, unread; JS owns that descriptor. Set once.
+   */
+  setGiveBack(giveBack: (fd: number) => void): void
+  /**
+   * Attach mode, early takeover: offers the just-accepted TCP connection `fd`
+   * (duplicated; the caller closes its own copy) before anything was read from it. A new
+   * websocket session is served natively; anything else goes to `giveBack`. Throws (the
+   * caller then serves the connection itself) when the server is closed or `setGiveBack`
+   * was not called.
+   */
+  takeOver(fd: number): void
+  /**
    * Attach mode without a descriptor (TLS, Windows): serves a connection whose bytes JS
    * relays. `head` is the request head plus bytes already read; server bytes go to `sink`.
    */

@@ -1,12 +1,15 @@
 'use strict';
 
 const { debug } = require('./log');
+const { takeOverConnections } = require('./takeover');
 
 /**
  * Attach mode: the app's `http.Server` keeps its port and its own routes; requests and
  * upgrades under `path` go to the native server.
  *
- * - WebSocket upgrades (Unix, plain TCP): the socket's file descriptor is handed to Rust with
+ * - New websocket sessions on a plain TCP server: taken over as Node accepts them, before
+ *   Node reads a byte (`takeover.js`); everything else arrives as below.
+ * - Other WebSocket upgrades (Unix, plain TCP): the socket's file descriptor is handed to Rust with
  *   the request head replayed, so frames never pass through JS.
  * - Long-polling requests: forwarded as one async call per request.
  * - Upgrades on a TLS server, on a server listening on a Unix socket path (the native side
@@ -45,8 +48,10 @@ function attach(httpServer, native, { path, maxHttpBufferSize, metricsPath = nul
   };
   httpServer.on('request', onRequest);
   httpServer.on('upgrade', onUpgrade);
+  const undoTakeover = takeOverConnections(httpServer, native);
 
   return function detach() {
+    undoTakeover();
     httpServer.removeListener('request', onRequest);
     httpServer.removeListener('upgrade', onUpgrade);
     for (const listener of appListeners) httpServer.on('request', listener);

@@ -5,7 +5,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method, Request};
 use http_body_util::Full;
-use napi::bindgen_prelude::Buffer;
+use napi::{
+    bindgen_prelude::{Buffer, FnArgs},
+    threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode},
+};
 use napi_derive::napi;
 
 use crate::{
@@ -22,6 +25,10 @@ use crate::{
     },
     core::{config::Config, errors::SocketOpError, server::Server},
 };
+
+/// `(fd) => void`: takes a connection the server did not keep (see `setGiveBack`).
+pub type GiveBackFn =
+    ThreadsafeFunction<FnArgs<(i32,)>, (), FnArgs<(i32,)>, napi::Status, false, true>;
 
 /// An HTTP request Node received under the server's path (attach mode, long-polling).
 #[napi(object, js_name = "ForwardedRequest")]
@@ -63,6 +70,9 @@ pub struct JsAckOutcome {
 #[napi(js_name = "NativeServer")]
 pub struct JsNativeServer {
     server: Arc<Server>,
+    /// Where [`JsNativeServer::take_over`] hands back what it does not keep (set once).
+    #[cfg(unix)]
+    give_back: std::sync::OnceLock<crate::core::server::GiveBack>,
 }
 
 #[napi]
@@ -108,7 +118,11 @@ impl JsNativeServer {
         };
         let hooks = Arc::new(JsHooks::new(callbacks));
         let server = Server::start(config, hooks, runtime::handle());
-        Ok(Self { server })
+        Ok(Self {
+            server,
+            #[cfg(unix)]
+            give_back: std::sync::OnceLock::new(),
+        })
     }
 
     /// Standalone mode: listens on `host:port` (0 = any free port); resolves to the port.
@@ -133,6 +147,61 @@ impl JsNativeServer {
         {
             let _ = (fd, head);
             Err(invalid_arg("adopting a file descriptor is only supported on Unix"))
+        }
+    }
+
+    /// Attach mode, early takeover: `giveBack(fd)` receives each connection
+    /// [`JsNativeServer::take_over`] does not keep, unread; JS owns that descriptor. Set once.
+    #[napi(catch_unwind)]
+    pub fn set_give_back(
+        &self,
+        #[napi(ts_arg_type = "(fd: number) => void")] give_back: GiveBackFn,
+    ) -> napi::Result<()> {
+        #[cfg(unix)]
+        {
+            let give_back: crate::core::server::GiveBack = Arc::new(move |fd| {
+                use std::os::fd::IntoRawFd;
+                let raw = fd.into_raw_fd();
+                let status =
+                    give_back.call(FnArgs::from((raw,)), ThreadsafeFunctionCallMode::NonBlocking);
+                if status != napi::Status::Ok {
+                    // JS is gone: nobody will serve the connection.
+                    // SAFETY: `raw` was released above and was not handed to JS.
+                    drop(unsafe {
+                        <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw)
+                    });
+                }
+            });
+            self.give_back
+                .set(give_back)
+                .map_err(|_| invalid_arg("setGiveBack was already called on this server"))
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = give_back;
+            Err(invalid_arg("taking over connections is only supported on Unix"))
+        }
+    }
+
+    /// Attach mode, early takeover: offers the just-accepted TCP connection `fd`
+    /// (duplicated; the caller closes its own copy) before anything was read from it. A new
+    /// websocket session is served natively; anything else goes to `giveBack`. Throws (the
+    /// caller then serves the connection itself) when the server is closed or `setGiveBack`
+    /// was not called.
+    #[napi(catch_unwind)]
+    pub fn take_over(&self, fd: i32) -> napi::Result<()> {
+        #[cfg(unix)]
+        {
+            let give_back = self
+                .give_back
+                .get()
+                .ok_or_else(|| invalid_arg("call setGiveBack before takeOver"))?;
+            self.server.take_over_fd(fd, give_back.clone()).map_err(serve_error)
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = fd;
+            Err(invalid_arg("taking over connections is only supported on Unix"))
         }
     }
 

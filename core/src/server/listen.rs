@@ -20,10 +20,10 @@ use crate::{
 
 /// Longest request head read before deciding which engine serves a standalone connection;
 /// a longer one goes to hyper, which refuses it.
-const MAX_SNIFFED_HEAD: usize = 8192;
+pub(super) const MAX_SNIFFED_HEAD: usize = 8192;
 
 /// How long a standalone connection may take to send its first request head.
-const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Standalone listen backlog: Node's default, since tokio's 128 overflows in connect storms.
 const LISTEN_BACKLOG: i32 = 511;
@@ -186,7 +186,7 @@ fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
 
 /// Duplicates a descriptor handed over by Node (attach mode), which closes its own copy.
 #[cfg(unix)]
-fn duplicate_fd(fd: std::os::fd::RawFd) -> std::io::Result<socket2::Socket> {
+pub(super) fn duplicate_fd(fd: std::os::fd::RawFd) -> std::io::Result<socket2::Socket> {
     use std::os::fd::FromRawFd;
     // SAFETY: fcntl on a caller-supplied descriptor only reads it; the result is checked.
     let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
@@ -200,7 +200,7 @@ fn duplicate_fd(fd: std::os::fd::RawFd) -> std::io::Result<socket2::Socket> {
 /// Registers a duplicated, connected TCP socket with the tokio reactor. Must run inside the
 /// runtime.
 #[cfg(unix)]
-fn adopt_tcp_socket(socket: socket2::Socket) -> std::io::Result<TcpStream> {
+pub(super) fn adopt_tcp_socket(socket: socket2::Socket) -> std::io::Result<TcpStream> {
     if !socket.local_addr().is_ok_and(|addr| addr.as_socket().is_some()) {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,

@@ -1,11 +1,16 @@
 //! One running websocket server: assembly of its parts, and its lifecycle (close). How it
-//! takes connections is [`listen`], what the app can do to sockets is [`ops`], and the
+//! takes connections is [`listen`] (and, in attach mode, [`takeover`]), what the app can do to sockets is [`ops`], and the
 //! link to other instances is [`cluster`].
 
 mod cluster;
 mod listen;
 mod metrics;
 mod ops;
+#[cfg(unix)]
+mod takeover;
+
+#[cfg(unix)]
+pub use takeover::GiveBack;
 
 use std::{sync::Arc, time::Duration};
 
