@@ -95,3 +95,23 @@ async fn the_app_learns_where_a_connection_comes_from() {
         ConnectionInfo { ip: Some("127.0.0.1".into()), user_agent: Some("fixture/1.0".into()) };
     assert_eq!(server.hooks.notices.lock().unwrap()[0], (sid, SocketNotice::Connected(expected)));
 }
+
+#[tokio::test]
+async fn messages_after_a_pause_and_a_close_right_after_data_are_seen() {
+    use tokio::io::AsyncWriteExt;
+    let (config, hooks) = authenticating();
+    let server = TestServer::start(config, hooks).await;
+    let (mut client, sid) = server.connected(r#"{"token":"good"}"#).await;
+    // A read that drains the socket stops waiting on it; what comes later still wakes it.
+    for round in 0..3 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        client.send(&format!(r#"42["joinChannel","nope:{round}"]"#)).await;
+        let reply = client.text().await.expect("a reply to each message");
+        assert!(reply.contains("joinError"), "round {round}: {reply}");
+    }
+    // Data and the peer's FIN together: the read that drains the data must not hide the close.
+    client.send(r#"42["joinChannel","nope:last"]"#).await;
+    client.stream.shutdown().await.unwrap();
+    eventually("the close to be seen", || server.hooks.forgotten.lock().unwrap().contains(&sid))
+        .await;
+}

@@ -8,10 +8,17 @@
 //! connection's flows hold its socket weakly: when it ends they run on to their own
 //! timeout (so a hung handler is still reported), but never keep the socket open.
 
-use std::{cell::RefCell, io, pin::Pin, sync::Arc, time::Duration};
+use std::{
+    cell::RefCell,
+    io::{self, Read as _},
+    pin::Pin,
+    sync::Arc,
+    time::Duration,
+};
 
 use bytes::Bytes;
 use tokio::{
+    io::Interest,
     task::JoinSet,
     time::{sleep_until, Instant, Sleep},
 };
@@ -165,11 +172,25 @@ impl Connection {
         self.close_gracefully(timer).await;
     }
 
-    /// Reads what the socket has into the thread's shared buffer and decodes it.
+    /// Reads what the socket has into the thread's shared buffer and decodes it. A short
+    /// read has drained the socket, so it clears the read readiness at once: otherwise the
+    /// next `readable()` resolves at once and pays a `recvfrom` that finds nothing, for
+    /// every message a client sends. The read runs inside `try_io`, whose clearing keeps a
+    /// readiness event raised after the read began (and a peer's close is never cleared).
     fn read_once(&mut self) -> io::Result<Read> {
         READ_BUFFER.with(|buffer| {
             let mut buffer = buffer.borrow_mut();
-            match self.socket.stream().try_read(&mut buffer) {
+            let stream = self.socket.stream();
+            let mut drained = None;
+            let read = stream.try_io(Interest::READABLE, || {
+                let n = (&*socket2::SockRef::from(stream)).read(&mut buffer[..])?;
+                if n > 0 && n < buffer.len() {
+                    drained = Some(n);
+                    return Err(io::ErrorKind::WouldBlock.into());
+                }
+                Ok(n)
+            });
+            match drained.map_or(read, Ok) {
                 Ok(0) => Ok(Read::Ended),
                 Ok(n) => {
                     self.engine.shared.metrics.received(n);
