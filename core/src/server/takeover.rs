@@ -74,11 +74,18 @@ impl Server {
 
     /// The connection's first request head (with whatever followed it), without consuming
     /// it; `None` when it is not complete within [`HEAD_TIMEOUT`] and [`MAX_SNIFFED_HEAD`]
-    /// bytes, the peer closed, or the server is closing.
+    /// bytes, the peer closed, or the server is closing. No buffer is held while waiting:
+    /// a connection that sends nothing costs its task and descriptor only, as in standalone
+    /// mode, until the timeout gives it back.
     async fn peek_head(&self, stream: &TcpStream) -> Option<Bytes> {
         let deadline = Instant::now() + HEAD_TIMEOUT;
-        let mut buffer = vec![0u8; MAX_SNIFFED_HEAD];
         loop {
+            tokio::select! {
+                _ = self.shutdown.cancelled() => return None,
+                _ = tokio::time::sleep_until(deadline) => return None,
+                ready = stream.readable() => ready.ok()?,
+            }
+            let mut buffer = vec![0u8; MAX_SNIFFED_HEAD];
             let peeked = tokio::select! {
                 _ = self.shutdown.cancelled() => return None,
                 _ = tokio::time::sleep_until(deadline) => return None,
@@ -91,6 +98,7 @@ impl Server {
             if peeked == 0 || peeked == buffer.len() {
                 return None;
             }
+            drop(buffer);
             tokio::select! {
                 _ = self.shutdown.cancelled() => return None,
                 _ = tokio::time::sleep_until(deadline.min(Instant::now() + PEEK_RETRY)) => {}
