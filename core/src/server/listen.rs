@@ -18,11 +18,13 @@ use crate::{
     server::Server,
 };
 
-/// Longest request head read before deciding which engine serves a standalone connection;
-/// a longer one goes to hyper, which refuses it.
+/// Longest request head read before deciding which engine serves a standalone connection
+/// (a longer one goes to hyper, which refuses it) or whether attach mode keeps a connection
+/// (a longer one goes back to Node).
 pub(super) const MAX_SNIFFED_HEAD: usize = 8192;
 
-/// How long a standalone connection may take to send its first request head.
+/// How long a standalone or offered (attach mode) connection may take to send its first
+/// request head.
 pub(super) const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Standalone listen backlog: Node's default, since tokio's 128 overflows in connect storms.
@@ -117,20 +119,34 @@ impl Server {
     /// `fd` is duplicated here (the caller closes its own copy on return); `head` is replayed
     /// first. Everything else (checks, reactor registration, routing, the handshake) runs on
     /// the runtime, so Node's thread, which accepts and parses every upgrade, only pays for
-    /// the `dup`. A descriptor that is not a TCP stream is closed there and logged (the JS
-    /// side bridges Unix-socket connections without calling this).
+    /// the `dup`.
     #[cfg(unix)]
     pub fn adopt_fd(
         self: &Arc<Self>,
         fd: std::os::fd::RawFd,
         head: Bytes,
     ) -> Result<(), ServeError> {
+        self.serve_duplicate(fd, move |server, stream| async move { server.route(stream, head) })
+    }
+
+    /// Duplicates connection `fd` (the caller closes its own copy on return) and, on the
+    /// runtime, registers it and hands it to `serve`. A descriptor that is not a TCP stream
+    /// is closed there and logged (the JS side bridges Unix-socket connections instead).
+    #[cfg(unix)]
+    pub(super) fn serve_duplicate<Serving>(
+        self: &Arc<Self>,
+        fd: std::os::fd::RawFd,
+        serve: impl FnOnce(Arc<Self>, TcpStream) -> Serving + Send + 'static,
+    ) -> Result<(), ServeError>
+    where
+        Serving: std::future::Future<Output = ()> + Send + 'static,
+    {
         self.ensure_open()?;
         let socket = duplicate_fd(fd).map_err(ServeError::Adopt)?;
         let server = self.clone();
         self.spawn(async move {
             match adopt_tcp_socket(socket) {
-                Ok(stream) => server.route(stream, head),
+                Ok(stream) => serve(server, stream).await,
                 Err(error) => tracing::warn!(%error, "handed-over connection refused"),
             }
         });
@@ -186,7 +202,7 @@ fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
 
 /// Duplicates a descriptor handed over by Node (attach mode), which closes its own copy.
 #[cfg(unix)]
-pub(super) fn duplicate_fd(fd: std::os::fd::RawFd) -> std::io::Result<socket2::Socket> {
+fn duplicate_fd(fd: std::os::fd::RawFd) -> std::io::Result<socket2::Socket> {
     use std::os::fd::FromRawFd;
     // SAFETY: fcntl on a caller-supplied descriptor only reads it; the result is checked.
     let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
@@ -200,7 +216,7 @@ pub(super) fn duplicate_fd(fd: std::os::fd::RawFd) -> std::io::Result<socket2::S
 /// Registers a duplicated, connected TCP socket with the tokio reactor. Must run inside the
 /// runtime.
 #[cfg(unix)]
-pub(super) fn adopt_tcp_socket(socket: socket2::Socket) -> std::io::Result<TcpStream> {
+fn adopt_tcp_socket(socket: socket2::Socket) -> std::io::Result<TcpStream> {
     if !socket.local_addr().is_ok_and(|addr| addr.as_socket().is_some()) {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,

@@ -1,6 +1,6 @@
 //! One running websocket server: assembly of its parts, and its lifecycle (close). How it
-//! takes connections is [`listen`] (and, in attach mode, [`takeover`]), what the app can do to sockets is [`ops`], and the
-//! link to other instances is [`cluster`].
+//! takes connections is [`listen`] (and, in attach mode, [`takeover`]), what the app can
+//! do to sockets is [`ops`], and the link to other instances is [`cluster`].
 
 mod cluster;
 mod listen;

@@ -19,7 +19,7 @@ use crate::{
     errors::ServeError,
     native::{handshake::head_end, native_upgrade},
     server::{
-        listen::{adopt_tcp_socket, duplicate_fd, HEAD_TIMEOUT, MAX_SNIFFED_HEAD},
+        listen::{HEAD_TIMEOUT, MAX_SNIFFED_HEAD},
         Server,
     },
 };
@@ -41,16 +41,7 @@ impl Server {
         fd: RawFd,
         give_back: GiveBack,
     ) -> Result<(), ServeError> {
-        self.ensure_open()?;
-        let socket = duplicate_fd(fd).map_err(ServeError::Adopt)?;
-        let server = self.clone();
-        self.spawn(async move {
-            match adopt_tcp_socket(socket) {
-                Ok(stream) => server.keep_or_give_back(stream, give_back).await,
-                Err(error) => tracing::warn!(%error, "accepted connection refused"),
-            }
-        });
-        Ok(())
+        self.serve_duplicate(fd, move |server, stream| server.keep_or_give_back(stream, give_back))
     }
 
     async fn keep_or_give_back(self: Arc<Self>, stream: TcpStream, give_back: GiveBack) {
@@ -98,7 +89,7 @@ impl Server {
             if peeked == 0 || peeked == buffer.len() {
                 return None;
             }
-            drop(buffer);
+            drop(buffer); // not held across the wait below
             tokio::select! {
                 _ = self.shutdown.cancelled() => return None,
                 _ = tokio::time::sleep_until(deadline.min(Instant::now() + PEEK_RETRY)) => {}
