@@ -38,7 +38,14 @@ export declare class NativeServer {
    * Builds a server. The functions are the JS layer's dispatchers; without
    * `authenticate` every connection is anonymous.
    */
-  constructor(options: NativeServerOptions, authenticate?: ((sid: string, token: string | null) => Promise<string | null>) | undefined | null, checkAccess?: ((sid: string, category: string, id: string) => Promise<number>) | undefined | null, socketNotice?: ((kind: 'connect' | 'disconnect' | 'gone' | 'event-timeout', sid: string, reason: string | null) => void) | undefined | null, event?: ((sid: string, event: string, payload: EventPayload, wantsAck: boolean) => Promise<EventPayload | null>) | undefined | null, publish?: ((sid: string, category: string, id: string, json: string) => Promise<PublishOutcome>) | undefined | null, localMembers?: ((channel: string) => string) | undefined | null)
+  constructor(options: NativeServerOptions, authenticate?: ((callId: number, sid: string, token: string | null) => void) | undefined | null, checkAccess?: ((callId: number, sid: string, category: string, id: string) => void) | undefined | null, socketNotice?: ((kind: 'connect' | 'disconnect' | 'gone' | 'event-timeout', sid: string, reason: string | null) => void) | undefined | null, event?: ((sid: string, event: string, payload: EventPayload, wantsAck: boolean) => Promise<EventPayload | null>) | undefined | null, publish?: ((sid: string, category: string, id: string, json: string) => Promise<PublishOutcome>) | undefined | null, localMembers?: ((channel: string) => string) | undefined | null)
+  /**
+   * Answers hook call `call_id` (the first argument `authenticate` and `checkAccess`
+   * receive): `authenticate` answers 0 (context stored) or 1 with the refusal message;
+   * `checkAccess` answers its verdict. Returns false when the call is no longer awaited
+   * (it timed out); the answer is then ignored.
+   */
+  answer(callId: number, code: number, message?: string | undefined | null): boolean
   /** Standalone mode: listens on `host:port` (0 = any free port); resolves to the port. */
   listen(host: string, port: number): Promise<number>
   /**

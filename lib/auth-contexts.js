@@ -20,12 +20,36 @@ class AuthContexts {
   #authenticate;
   #checks;
   #publishers;
+  /** The native server, which takes the answers of `authenticateCall` and `checkAccessCall`. */
+  #native = null;
 
   constructor(authenticate, channels) {
     this.#authenticate = authenticate;
     this.#checks = new Map(channels.filter((c) => c.canAccessChannel).map((c) => [c.category, c.canAccessChannel]));
     this.#publishers = new Map(channels.filter((c) => c.onPublish).map((c) => [c.category, c.onPublish]));
   }
+
+  /** Connects the native server the call-id dispatchers answer (set once it exists). */
+  bind(native) {
+    this.#native = native;
+  }
+
+  /**
+   * Dispatcher: `(callId, sid, token) => void`; answers `native.answer(callId, 0)` once the
+   * context is stored, or `(callId, 1, message)` to refuse (see `authenticate`).
+   */
+  authenticateCall = (callId, sid, token) => {
+    this.authenticate(sid, token).then((refusal) => {
+      this.#native.answer(callId, refusal === null ? 0 : 1, refusal);
+    });
+  };
+
+  /** Dispatcher: `(callId, sid, category, id) => void`; answers with the `ACCESS` code. */
+  checkAccessCall = (callId, sid, category, id) => {
+    this.checkAccess(sid, category, id).then((verdict) => {
+      this.#native.answer(callId, verdict);
+    });
+  };
 
   /** Number of connections with a stored context. */
   get size() {

@@ -195,8 +195,8 @@ function createNative(options, contexts, events, answerPresence) {
   try {
     return new NativeServer(
       options.nativeOptions,
-      options.authenticate ? contexts.authenticate : null,
-      contexts.checkAccess,
+      options.authenticate ? contexts.authenticateCall : null,
+      contexts.checkAccessCall,
       events.socketNotice,
       events.event,
       contexts.publish,
@@ -223,6 +223,7 @@ async function startWebsocketServer(opts = {}) {
   let answerPresence = () => '[]';
   const native = createNative(options, contexts, events, (channel) => answerPresence(channel));
   answerPresence = presenceLookup(native, contexts);
+  contexts.bind(native);
   events.bind(native);
   if (options.adapter) {
     try {

@@ -2,7 +2,7 @@
 //! keep Node's event loop alive) and turned into [`AppHooks`]. Each call is queued to JS when
 //! the hook is called ([`queue_call`]), so calls keep the order the core makes them in.
 
-use std::future::Future;
+use std::{future::Future, sync::Arc};
 
 use bytes::Bytes;
 use napi::{
@@ -12,6 +12,7 @@ use napi::{
 };
 use napi_derive::napi;
 
+use crate::binding::answers::{Answer, Answers};
 use crate::core::{
     hooks::{AccessVerdict, AppHooks, HookFuture, SocketNotice},
     payload::Payload,
@@ -50,22 +51,23 @@ pub struct JsPublishOutcome {
     pub error: Option<String>,
 }
 
-/// `(sid, token) => Promise<string | null>`: null once the auth context is stored, else the
-/// message to refuse the connection with. The JS side never rejects.
+/// `(callId, sid, token) => void`, answered with `answer(callId, 0)` once the auth context
+/// is stored, or `answer(callId, 1, message)` to refuse the connection with `message`.
 pub type AuthenticateFn = ThreadsafeFunction<
-    FnArgs<(String, Option<String>)>,
-    Promise<Option<String>>,
-    FnArgs<(String, Option<String>)>,
+    FnArgs<(u32, String, Option<String>)>,
+    (),
+    FnArgs<(u32, String, Option<String>)>,
     Status,
     false,
     true,
 >;
 
-/// `(sid, category, id) => Promise<number>`: 0 allowed, 1 denied, 2 failed.
+/// `(callId, sid, category, id) => void`, answered with `answer(callId, verdict)`: 0
+/// allowed, 1 denied, 2 failed.
 pub type CheckAccessFn = ThreadsafeFunction<
-    FnArgs<(String, String, String)>,
-    Promise<u32>,
-    FnArgs<(String, String, String)>,
+    FnArgs<(u32, String, String, String)>,
+    (),
+    FnArgs<(u32, String, String, String)>,
     Status,
     false,
     true,
@@ -127,13 +129,35 @@ pub struct JsCallbacks {
 }
 
 /// [`AppHooks`] backed by the JS layer's dispatch functions.
-pub struct JsHooks(JsCallbacks);
+pub struct JsHooks {
+    callbacks: JsCallbacks,
+    /// The calls answered by id (`authenticate`, access checks).
+    answers: Arc<Answers>,
+}
 
 impl JsHooks {
-    /// Wraps the JS dispatch functions.
-    pub fn new(callbacks: JsCallbacks) -> Self {
-        Self(callbacks)
+    /// Wraps the JS dispatch functions; `answers` receives what JS answers by call id.
+    pub fn new(callbacks: JsCallbacks, answers: Arc<Answers>) -> Self {
+        Self { callbacks, answers }
     }
+}
+
+/// Queues one call of `callback` to JS, which answers it by id (see [`Answers`]); `None` if
+/// JS is gone.
+fn queue_answered_call<Args: JsValuesTupleIntoVec + 'static>(
+    answers: &Arc<Answers>,
+    callback: &ThreadsafeFunction<Args, (), Args, Status, false, true>,
+    args: impl FnOnce(u32) -> Args,
+) -> HookFuture<Option<Answer>> {
+    let (id, answer) = answers.expect();
+    let status = callback.call(args(id), ThreadsafeFunctionCallMode::NonBlocking);
+    Box::pin(async move {
+        if status != Status::Ok {
+            tracing::warn!(%status, "a hook could not be called");
+            return None;
+        }
+        answer.await
+    })
 }
 
 /// Queues one call of `callback` with `args` to JS now, and resolves to what it returned
@@ -164,62 +188,51 @@ where
     }
 }
 
+/// `authenticate`'s answer code for a stored auth context (anything else refuses).
+const AUTHENTICATED: u32 = 0;
 const ACCESS_ALLOWED: u32 = 0;
 const ACCESS_DENIED: u32 = 1;
 
 impl AppHooks for JsHooks {
     fn authenticate(&self, sid: String, token: Option<String>) -> HookFuture<Result<(), String>> {
-        let Some(callback) = &self.0.authenticate else {
+        let Some(callback) = &self.callbacks.authenticate else {
             return Box::pin(async { Ok(()) });
         };
-        let call = queue_call(callback, FnArgs::from((sid, token)));
+        let call = queue_answered_call(&self.answers, callback, |id| FnArgs::from((id, sid, token)));
         Box::pin(async move {
-            let outcome = match call.await {
-                Ok(promise) => promise.await,
-                Err(error) => Err(error),
-            };
-            match outcome {
-                Ok(None) => Ok(()),
-                Ok(Some(message)) => Err(message),
-                Err(error) => {
-                    tracing::warn!(%error, "authenticate could not be called");
-                    Err("Authentication failed".to_owned())
-                }
+            match call.await {
+                Some(Answer { code: AUTHENTICATED, .. }) => Ok(()),
+                Some(Answer { message: Some(message), .. }) => Err(message),
+                _ => Err("Authentication failed".to_owned()),
             }
         })
     }
 
     fn check_access(&self, sid: String, category: String, id: String) -> HookFuture<AccessVerdict> {
-        let Some(callback) = &self.0.check_access else {
+        let Some(callback) = &self.callbacks.check_access else {
             return Box::pin(async { AccessVerdict::Failed });
         };
-        let call = queue_call(callback, FnArgs::from((sid, category, id)));
+        let call = queue_answered_call(&self.answers, callback, |call_id| {
+            FnArgs::from((call_id, sid, category, id))
+        });
         Box::pin(async move {
-            let outcome = match call.await {
-                Ok(promise) => promise.await,
-                Err(error) => Err(error),
-            };
-            match outcome {
-                Ok(ACCESS_ALLOWED) => AccessVerdict::Allowed,
-                Ok(ACCESS_DENIED) => AccessVerdict::Denied,
-                Ok(_) => AccessVerdict::Failed,
-                Err(error) => {
-                    tracing::warn!(%error, "access check could not be called");
-                    AccessVerdict::Failed
-                }
+            match call.await.map(|answer| answer.code) {
+                Some(ACCESS_ALLOWED) => AccessVerdict::Allowed,
+                Some(ACCESS_DENIED) => AccessVerdict::Denied,
+                _ => AccessVerdict::Failed,
             }
         })
     }
 
     fn forget(&self, sid: String) {
-        if let Some(callback) = &self.0.socket_notice {
+        if let Some(callback) = &self.callbacks.socket_notice {
             let args = ("gone".to_owned(), sid, None);
             callback.call(FnArgs::from(args), ThreadsafeFunctionCallMode::NonBlocking);
         }
     }
 
     fn socket_notice(&self, sid: String, notice: SocketNotice) {
-        let Some(callback) = &self.0.socket_notice else { return };
+        let Some(callback) = &self.callbacks.socket_notice else { return };
         let args = match notice {
             SocketNotice::Connected(info) => {
                 let info = serde_json::json!({ "ip": info.ip, "userAgent": info.user_agent });
@@ -238,7 +251,7 @@ impl AppHooks for JsHooks {
         args: Payload,
         wants_ack: bool,
     ) -> HookFuture<Option<Payload>> {
-        let Some(callback) = &self.0.event else {
+        let Some(callback) = &self.callbacks.event else {
             return Box::pin(async { None });
         };
         let args = FnArgs::from((sid, event, JsPayload::from(args), wants_ack));
@@ -261,7 +274,7 @@ impl AppHooks for JsHooks {
         id: String,
         data: String,
     ) -> HookFuture<Result<String, String>> {
-        let Some(callback) = &self.0.publish else {
+        let Some(callback) = &self.callbacks.publish else {
             return Box::pin(async { Err(String::new()) });
         };
         let call = queue_call(callback, FnArgs::from((sid, category, id, data)));
@@ -279,7 +292,7 @@ impl AppHooks for JsHooks {
     }
 
     fn local_members(&self, channel: String) -> HookFuture<Option<String>> {
-        let Some(callback) = &self.0.local_members else {
+        let Some(callback) = &self.callbacks.local_members else {
             return Box::pin(async { None });
         };
         let call = queue_call(callback, FnArgs::from((channel,)));

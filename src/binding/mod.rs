@@ -2,6 +2,7 @@
 //! core errors into JS errors, and the `NativeServer` class the JS layer drives.
 
 pub mod adapter;
+pub mod answers;
 pub mod bridge;
 pub mod errors;
 pub mod hooks;

@@ -14,6 +14,7 @@ use napi_derive::napi;
 use crate::{
     binding::{
         adapter::{self, Backend, JsMongoOptions, JsRedisOptions},
+        answers::{Answer, Answers},
         bridge::{self, BridgeSink, JsBridge},
         errors::{broadcast_error, invalid_arg, serve_error, socket_op_error},
         hooks::{
@@ -70,6 +71,8 @@ pub struct JsAckOutcome {
 #[napi(js_name = "NativeServer")]
 pub struct JsNativeServer {
     server: Arc<Server>,
+    /// The `authenticate` and access-check calls JS answers with [`JsNativeServer::answer`].
+    answers: Arc<Answers>,
     /// Where [`JsNativeServer::take_over`] hands back what it does not keep (set once).
     #[cfg(unix)]
     give_back: std::sync::OnceLock<crate::core::server::GiveBack>,
@@ -84,11 +87,11 @@ impl JsNativeServer {
     pub fn new(
         options: JsServerOptions,
         #[napi(
-            ts_arg_type = "((sid: string, token: string | null) => Promise<string | null>) | undefined | null"
+            ts_arg_type = "((callId: number, sid: string, token: string | null) => void) | undefined | null"
         )]
         authenticate: Option<AuthenticateFn>,
         #[napi(
-            ts_arg_type = "((sid: string, category: string, id: string) => Promise<number>) | undefined | null"
+            ts_arg_type = "((callId: number, sid: string, category: string, id: string) => void) | undefined | null"
         )]
         check_access: Option<CheckAccessFn>,
         #[napi(
@@ -116,13 +119,24 @@ impl JsNativeServer {
             publish,
             local_members,
         };
-        let hooks = Arc::new(JsHooks::new(callbacks));
+        let answers = Arc::new(Answers::default());
+        let hooks = Arc::new(JsHooks::new(callbacks, answers.clone()));
         let server = Server::start(config, hooks, runtime::handle());
         Ok(Self {
             server,
+            answers,
             #[cfg(unix)]
             give_back: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Answers hook call `call_id` (the first argument `authenticate` and `checkAccess`
+    /// receive): `authenticate` answers 0 (context stored) or 1 with the refusal message;
+    /// `checkAccess` answers its verdict. Returns false when the call is no longer awaited
+    /// (it timed out); the answer is then ignored.
+    #[napi]
+    pub fn answer(&self, call_id: u32, code: u32, message: Option<String>) -> bool {
+        self.answers.settle(call_id, Answer { code, message })
     }
 
     /// Standalone mode: listens on `host:port` (0 = any free port); resolves to the port.

@@ -1,0 +1,134 @@
+//! Hook calls that JS answers by call id (`NativeServer.answer(id, code, message)`) instead of
+//! returning a Promise. Turning a returned Promise into a Rust future costs napi-rs two new JS
+//! functions with finalizers per call (its `then` and `catch`), which V8 must track until a
+//! GC; on the connect path (one `authenticate` and one access check per connection) that was
+//! a large share of the JS thread's time. An id and one synchronous call cost neither.
+
+use std::{
+    collections::HashMap,
+    future::Future,
+    pin::Pin,
+    sync::{
+        atomic::{AtomicU32, Ordering},
+        Arc, Mutex,
+    },
+    task::{Context, Poll},
+};
+
+use tokio::sync::oneshot;
+
+/// What JS answered: a code whose meaning belongs to the hook, and an optional message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// The hook's outcome code (e.g. an access verdict).
+    pub code: u32,
+    /// Text that goes with it (e.g. why a connection was refused).
+    pub message: Option<String>,
+}
+
+/// The calls JS has not answered yet, by id.
+#[derive(Default)]
+pub struct Answers {
+    next_id: AtomicU32,
+    waiting: Mutex<HashMap<u32, oneshot::Sender<Answer>>>,
+}
+
+impl Answers {
+    /// Registers a call: its id (to pass to JS) and the future of its answer.
+    pub fn expect(self: &Arc<Self>) -> (u32, AwaitedAnswer) {
+        let (tx, rx) = oneshot::channel();
+        let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        // Ids wrap after 2^32 calls; one still waiting then (a call never answered nor
+        // dropped) is skipped rather than replaced.
+        let id = loop {
+            let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+            if !waiting.contains_key(&id) {
+                break id;
+            }
+        };
+        waiting.insert(id, tx);
+        let awaited = AwaitedAnswer { id, answers: self.clone(), rx };
+        (id, awaited)
+    }
+
+    /// Delivers JS's answer to call `id`; false when nobody waits for it any more (the
+    /// caller timed out, or the id is unknown).
+    pub fn settle(&self, id: u32, answer: Answer) -> bool {
+        let waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+        waiting.is_some_and(|tx| tx.send(answer).is_ok())
+    }
+
+    /// Number of calls waiting for an answer.
+    pub fn len(&self) -> usize {
+        self.waiting.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    fn forget(&self, id: u32) {
+        self.waiting.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+    }
+}
+
+/// The answer to one call: `None` if the call could not reach JS. Dropping it (a timeout)
+/// forgets the call, so a late answer finds nobody and costs nothing.
+pub struct AwaitedAnswer {
+    id: u32,
+    answers: Arc<Answers>,
+    rx: oneshot::Receiver<Answer>,
+}
+
+impl Future for AwaitedAnswer {
+    type Output = Option<Answer>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.rx).poll(cx).map(Result::ok)
+    }
+}
+
+impl Drop for AwaitedAnswer {
+    fn drop(&mut self) {
+        self.answers.forget(self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(code: u32) -> Answer {
+        Answer { code, message: None }
+    }
+
+    #[tokio::test]
+    async fn an_answer_reaches_its_own_call() {
+        let answers = Arc::new(Answers::default());
+        let (first, first_answer) = answers.expect();
+        let (second, second_answer) = answers.expect();
+        assert_ne!(first, second);
+        assert!(answers.settle(second, Answer { code: 1, message: Some("no".into()) }));
+        assert!(answers.settle(first, answer(0)));
+        assert_eq!(first_answer.await, Some(answer(0)));
+        assert_eq!(second_answer.await.map(|a| a.message), Some(Some("no".into())));
+        assert_eq!(answers.len(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_dropped_call_is_forgotten_and_its_late_answer_ignored() {
+        let answers = Arc::new(Answers::default());
+        let (id, awaited) = answers.expect();
+        drop(awaited);
+        assert_eq!(answers.len(), 0, "nothing kept for a call nobody waits for");
+        assert!(!answers.settle(id, answer(0)));
+        assert!(!answers.settle(id + 100, answer(0)), "an unknown id is ignored");
+    }
+
+    #[test]
+    fn ids_in_use_are_skipped_when_they_wrap() {
+        let answers = Arc::new(Answers::default());
+        let (zero, _kept) = answers.expect();
+        answers.next_id.store(u32::MAX, Ordering::Relaxed);
+        let (last, _a) = answers.expect();
+        let (after_wrap, _b) = answers.expect();
+        assert_eq!((zero, last), (0, u32::MAX));
+        assert_eq!(after_wrap, 1, "0 is still waiting, so the next free id is taken");
+    }
+}
