@@ -87,6 +87,23 @@ async fn gather(queue: &mut mpsc::Receiver<Broadcast>, batch: &mut Vec<Broadcast
     }
 }
 
+/// Yields of [`settle`]: enough for a broadcast to cross the few tasks between the backend's
+/// socket and the queue (the client's reader, the subscription, the router).
+const SETTLE_YIELDS: usize = 8;
+
+/// Lets a batch taken after a quiet spell take what its producers already have in hand:
+/// yields to the runtime [`SETTLE_YIELDS`] times, taking what was queued meanwhile. Another
+/// instance's burst arrives from the backend as one read, but its first broadcast reaches
+/// the queue a few task hops ahead of the rest; delivered alone, it cost every member a write
+/// of its own (a burst of 20 to one channel went out as 1 + 19). Unlike [`gather`]'s timed
+/// windows this costs microseconds, so a lone broadcast still goes out at once.
+async fn settle(queue: &mut mpsc::Receiver<Broadcast>, batch: &mut Vec<Broadcast>) {
+    for _ in 0..SETTLE_YIELDS {
+        tokio::task::yield_now().await;
+        take_queued(queue, batch);
+    }
+}
+
 /// Moves what is queued into `batch`, up to [`MAX_BATCH_BROADCASTS`].
 fn take_queued(queue: &mut mpsc::Receiver<Broadcast>, batch: &mut Vec<Broadcast>) {
     while batch.len() < MAX_BATCH_BROADCASTS {
@@ -116,6 +133,8 @@ async fn drain(
                     let streaming = last_batch.is_some_and(|at| at.elapsed() <= GATHER_WINDOW);
                     if streaming {
                         gather(queue, &mut batch, gather_windows(last_delivery)).await;
+                    } else {
+                        settle(queue, &mut batch).await;
                     }
                     for broadcast in &mut batch {
                         metrics.broadcast(broadcast.channel.category());
@@ -258,6 +277,20 @@ mod tests {
         tx.send(broadcast()).await.unwrap();
         tokio::time::sleep(Duration::from_micros(10)).await;
         assert_eq!(engine.batches(), vec![1], "delivered without waiting for more");
+        shutdown.cancel();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_a_few_task_hops_behind_its_first_broadcast_goes_as_one_batch() {
+        let (tx, engine, shutdown) = start();
+        // Like a backend's reader handing a pipeline on through a router: each broadcast
+        // after the first reaches the queue one task hop (a yield) later.
+        for _ in 0..5 {
+            tx.send(broadcast()).await.unwrap();
+            tokio::task::yield_now().await;
+        }
+        tokio::time::sleep(Duration::from_micros(10)).await;
+        assert_eq!(engine.batches(), vec![5], "one batch, one write per member");
         shutdown.cancel();
     }
 
