@@ -18,7 +18,7 @@ use std::{
 
 use bytes::Bytes;
 use tokio::{
-    io::Interest,
+    io::{Interest, Ready},
     task::JoinSet,
     time::{sleep_until, Instant, Sleep},
 };
@@ -72,17 +72,32 @@ enum Read {
     Ended,
 }
 
-/// Serves a connection whose upgrade request has been read: answers it, then runs until the
-/// connection ends. `early` holds websocket bytes that arrived with the request head.
-pub async fn serve(
+/// What the connection's loop waits for on its stream: to read unless decoded messages are
+/// still waiting to be carried out, to write while something is queued.
+fn io_interest(may_read: bool, want_write: bool) -> Option<Interest> {
+    match (may_read, want_write) {
+        (true, true) => Some(Interest::READABLE | Interest::WRITABLE),
+        (true, false) => Some(Interest::READABLE),
+        (false, true) => Some(Interest::WRITABLE),
+        (false, false) => None,
+    }
+}
+
+/// Serves a connection whose upgrade request has been read: answers it and registers the
+/// socket now, and returns the task that runs until the connection ends. `early` holds
+/// websocket bytes that arrived with the request head. The setup is done before the task so
+/// that its locals (the answer, the ids, the early bytes) are not kept in the task, which
+/// every idle connection holds for its lifetime: the task then holds the `Connection` and
+/// its loop only. A task dropped unpolled still ends the connection (`Connection`'s drop).
+pub fn serve(
     engine: Arc<NativeEngine>,
     socket: Arc<NativeSocket>,
-    accept: String,
-    early: Bytes,
+    accept: &str,
+    early: &[u8],
     info: ConnectionInfo,
-) {
+) -> impl std::future::Future<Output = ()> + Send + 'static {
     let config = &engine.shared.config;
-    let mut hello = crate::native::handshake::switching_protocols(&accept);
+    let mut hello = crate::native::handshake::switching_protocols(accept);
     let engine_sid = crate::native::random_id();
     hello.extend_from_slice(&packet::open(
         &engine_sid,
@@ -104,7 +119,7 @@ pub async fn serve(
     if !early.is_empty() {
         conn.feed(&mut early.to_vec());
     }
-    conn.run().await;
+    async move { conn.run().await }
 }
 
 impl Connection {
@@ -144,32 +159,49 @@ impl Connection {
             if timer.deadline() != deadline {
                 timer.as_mut().reset(deadline);
             }
-            let may_read = !self.protocol.has_pending();
-            let want_write = self.socket.has_queued();
+            let interest = io_interest(!self.protocol.has_pending(), self.socket.has_queued());
             let stream = self.socket.stream();
-            tokio::select! {
-                ready = stream.readable(), if may_read => {
-                    match ready.map_err(drop).and_then(|()| self.read_once().map_err(drop)) {
-                        Ok(Read::Ended) => { self.socket.begin_close(CloseReason::TransportClose); }
-                        Ok(Read::Nothing | Read::Data) => {}
-                        Err(()) => { self.socket.begin_close(CloseReason::TransportError); }
-                    }
+            // One readiness wait for both directions (a second would add its size to every
+            // idle connection's task), and the timer's step carried out after the select,
+            // not inside it, so the task never holds the select's state and a step at once.
+            let timed = tokio::select! {
+                ready = stream.ready(interest.unwrap_or(Interest::READABLE)), if interest.is_some() => {
+                    self.on_ready(interest.unwrap_or(Interest::READABLE), ready);
+                    None
                 }
-                ready = stream.writable(), if want_write => {
-                    if ready.is_err() || self.socket.flush().is_err() {
-                        self.socket.begin_close(CloseReason::TransportError);
-                    }
-                }
-                Some(_) = self.flows.join_next(), if !self.flows.is_empty() => {}
-                _ = self.socket.wake.notified() => {}
-                _ = timer.as_mut() => {
-                    if let Some(step) = self.protocol.on_timer(Instant::now()) {
-                        self.carry_out(step).await;
-                    }
-                }
+                Some(_) = self.flows.join_next(), if !self.flows.is_empty() => None,
+                _ = self.socket.wake.notified() => None,
+                _ = timer.as_mut() => self.protocol.on_timer(Instant::now()),
+            };
+            if let Some(step) = timed {
+                self.carry_out(step).await;
             }
         }
         self.close_gracefully(timer).await;
+    }
+
+    /// The stream is ready for some of what `wanted`: reads, flushes, or starts closing.
+    fn on_ready(&mut self, wanted: Interest, ready: io::Result<Ready>) {
+        let Ok(ready) = ready else {
+            self.socket.begin_close(CloseReason::TransportError);
+            return;
+        };
+        if wanted.is_readable() && (ready.is_readable() || ready.is_read_closed()) {
+            let ended = match self.read_once() {
+                Ok(Read::Ended) => Some(CloseReason::TransportClose),
+                Ok(Read::Nothing | Read::Data) => None,
+                Err(_) => Some(CloseReason::TransportError),
+            };
+            if let Some(reason) = ended {
+                self.socket.begin_close(reason);
+            }
+        }
+        if wanted.is_writable()
+            && (ready.is_writable() || ready.is_write_closed())
+            && self.socket.flush().is_err()
+        {
+            self.socket.begin_close(CloseReason::TransportError);
+        }
     }
 
     /// Reads what the socket has into the thread's shared buffer and decodes it. A short

@@ -65,7 +65,7 @@ impl NativeEngine {
     }
 
     /// Takes over `stream`, whose upgrade request (`head`, recognized as `upgrade`) has been
-    /// read: returns the task that registers the socket and serves it.
+    /// read: answers it, registers the socket, and returns the task that serves it.
     pub fn adopt(
         self: &Arc<Self>,
         stream: TcpStream,
@@ -76,10 +76,10 @@ impl NativeEngine {
         let limits =
             QueueLimits { frames: config.max_buffered_packets, bytes: config.max_buffered_bytes };
         let socket = Arc::new(NativeSocket::new(self.registry.next_key(), stream, limits));
-        let early = head.slice(upgrade.head_len.min(head.len())..);
+        let early = &head[upgrade.head_len.min(head.len())..];
         let ip = socket.stream().peer_addr().ok().map(|addr| addr.ip().to_canonical().to_string());
         let info = ConnectionInfo { ip, user_agent: upgrade.user_agent };
-        conn::serve(self.clone(), socket, upgrade.accept, early, info)
+        conn::serve(self.clone(), socket, &upgrade.accept, early, info)
     }
 
     fn client(&self, socket: &Arc<NativeSocket>) -> NativeClient {
