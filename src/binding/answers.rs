@@ -59,7 +59,8 @@ impl Answers {
     }
 
     /// Number of calls waiting for an answer.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn waiting(&self) -> usize {
         self.waiting.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
@@ -108,7 +109,7 @@ mod tests {
         assert!(answers.settle(first, answer(0)));
         assert_eq!(first_answer.await, Some(answer(0)));
         assert_eq!(second_answer.await.map(|a| a.message), Some(Some("no".into())));
-        assert_eq!(answers.len(), 0);
+        assert_eq!(answers.waiting(), 0);
     }
 
     #[tokio::test]
@@ -116,7 +117,7 @@ mod tests {
         let answers = Arc::new(Answers::default());
         let (id, awaited) = answers.expect();
         drop(awaited);
-        assert_eq!(answers.len(), 0, "nothing kept for a call nobody waits for");
+        assert_eq!(answers.waiting(), 0, "nothing kept for a call nobody waits for");
         assert!(!answers.settle(id, answer(0)));
         assert!(!answers.settle(id + 100, answer(0)), "an unknown id is ignored");
     }

@@ -198,7 +198,8 @@ impl AppHooks for JsHooks {
         let Some(callback) = &self.callbacks.authenticate else {
             return Box::pin(async { Ok(()) });
         };
-        let call = queue_answered_call(&self.answers, callback, |id| FnArgs::from((id, sid, token)));
+        let call =
+            queue_answered_call(&self.answers, callback, |id| FnArgs::from((id, sid, token)));
         Box::pin(async move {
             match call.await {
                 Some(Answer { code: AUTHENTICATED, .. }) => Ok(()),
