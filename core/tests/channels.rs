@@ -156,3 +156,23 @@ async fn the_first_long_poll_is_held_until_the_ping_interval() {
     assert_eq!(poll(&server, "GET", &format!("&sid={sid}"), "").await, "2");
     assert!(started.elapsed() >= interval - Duration::from_millis(50), "{:?}", started.elapsed());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_of_several_channels_gets_a_batch_in_the_order_it_was_broadcast() {
+    let server = TestServer::start(config(), TestHooks::default()).await;
+    let (mut client, _) = server.connected("").await;
+    for channel in ["news:a", "chat:b"] {
+        client.send(&format!(r#"42["joinChannel","{channel}"]"#)).await;
+        assert_eq!(client.text().await.unwrap(), format!(r#"42["joinedChannel","{channel}"]"#));
+    }
+    // Back to back, so that delivery takes them as batches with runs of one channel (the
+    // native engine queues a run on each member at once) between runs of the other.
+    let sequence: Vec<(&str, &str)> =
+        (0..400).map(|i| if (i / 7) % 3 == 2 { ("chat", "b") } else { ("news", "a") }).collect();
+    for (i, (category, id)) in sequence.iter().enumerate() {
+        server.server.broadcast(category, id, i.to_string()).unwrap();
+    }
+    for (i, (category, _)) in sequence.iter().enumerate() {
+        assert_eq!(client.text().await.unwrap(), format!(r#"42["{category}",{i}]"#));
+    }
+}

@@ -102,36 +102,41 @@ impl Engine for NativeEngine {
     /// go out together (`writev`).
     fn deliver(&self, batch: &[Broadcast]) {
         let mut members = Vec::new();
+        let mut frames = Vec::new();
         let mut corked = Vec::new();
         let mut deliveries = 0;
-        for broadcast in batch {
-            self.registry.members_into(broadcast.channel.as_str(), &mut members);
+        for same_channel in batch.chunk_by(|a, b| a.channel == b.channel) {
+            let channel = &same_channel[0].channel;
+            self.registry.members_into(channel.as_str(), &mut members);
             if members.is_empty() {
                 continue;
             }
-            deliveries += members.len();
-            let category = broadcast.channel.category();
-            let frame = packet::broadcast(category, broadcast.data.get(), broadcast.label);
-            self.shared.metrics.delivered(category, members.len());
-            self.shared.metrics.sent(frame.len() * members.len());
-            for socket in members.drain(..) {
-                if let Some(offset) = broadcast.offset {
-                    // A recovering socket got this one from its replay (or will not need it).
-                    if socket.position() >= offset {
-                        continue;
+            // A run of broadcasts to one channel is queued on each member under one lock,
+            // in pieces small enough that the corked deliveries stay bounded.
+            let per_piece = (MAX_BATCH_DELIVERIES / members.len()).max(1);
+            for piece in same_channel.chunks(per_piece) {
+                let category = channel.category();
+                frames.clear();
+                for broadcast in piece {
+                    let frame = packet::broadcast(category, broadcast.data.get(), broadcast.label);
+                    self.shared.metrics.delivered(category, members.len());
+                    self.shared.metrics.sent(frame.len() * members.len());
+                    frames.push((frame, broadcast.offset));
+                }
+                deliveries += members.len() * piece.len();
+                for socket in &members {
+                    match socket.cork_all(unseen(socket, &frames)) {
+                        Ok(true) => corked.push(socket.clone()),
+                        Ok(false) | Err(SendError::Closed) => {}
+                        Err(SendError::Full) => cut_off_slow(&self.client(socket)),
                     }
-                    socket.set_position(offset);
                 }
-                match socket.cork(&frame) {
-                    Ok(true) => corked.push(socket),
-                    Ok(false) | Err(SendError::Closed) => {}
-                    Err(SendError::Full) => cut_off_slow(&self.client(&socket)),
+                if deliveries >= MAX_BATCH_DELIVERIES {
+                    uncork(&mut corked);
+                    deliveries = 0;
                 }
             }
-            if deliveries >= MAX_BATCH_DELIVERIES {
-                uncork(&mut corked);
-                deliveries = 0;
-            }
+            members.clear();
         }
         uncork(&mut corked);
     }
@@ -153,6 +158,22 @@ impl Engine for NativeEngine {
             socket.kill(CloseReason::ServerClosing);
         }
     }
+}
+
+/// The frames of `frames` that `socket` has not had: a recovering socket got the ones up to
+/// its position from its replay (or will not need them). Advances its position as they go.
+fn unseen<'a>(
+    socket: &'a NativeSocket,
+    frames: &'a [(Bytes, Option<u64>)],
+) -> impl Iterator<Item = &'a Bytes> + 'a {
+    frames.iter().filter_map(move |(frame, offset)| match offset {
+        Some(offset) if socket.position() >= *offset => None,
+        Some(offset) => {
+            socket.set_position(*offset);
+            Some(frame)
+        }
+        None => Some(frame),
+    })
 }
 
 /// Writes what a batch queued on each socket.

@@ -24,8 +24,10 @@ use tokio::{
 
 use crate::{payload::Payload, socket_state::SocketState};
 
-/// Most frames written in one `writev` when flushing the queue.
-const MAX_WRITE_BATCH: usize = 64;
+/// Most frames written in one `writev` when flushing the queue (4 KiB of `IoSlice`s on the
+/// stack). A burst queues hundreds of small frames per member; at 64 a member's burst took
+/// several syscalls and skbs (burst-10k: 3.9 -> 4.2 M deliveries/s at 256).
+const MAX_WRITE_BATCH: usize = 256;
 
 /// Why a frame could not be sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -262,33 +264,41 @@ impl NativeSocket {
         }
     }
 
-    /// Queues a frame without writing it yet, so that several can go out in one `writev`
-    /// (delivery corks a socket for a batch of broadcasts, then calls
-    /// [`NativeSocket::uncork`]). `Ok(true)` when the queue was empty before: the caller
-    /// then owes this socket an `uncork`.
-    pub fn cork(&self, frame: &Bytes) -> Result<bool, SendError> {
+    /// Queues `frames` without writing them yet, so that they go out in one `writev` on
+    /// [`NativeSocket::uncork`], under one lock of the queue. `Ok(true)` when the queue was
+    /// empty before (the caller uncorks the socket once its batch is queued).
+    pub fn cork_all<'a>(
+        &self,
+        frames: impl IntoIterator<Item = &'a Bytes>,
+    ) -> Result<bool, SendError> {
         if self.close_reason().is_some() {
             return Err(SendError::Closed);
         }
         let mut queue = lock(&self.queue);
-        if !queue.frames.is_empty() && queue.would_overflow(1, frame.len(), self.limits) {
-            // A batch can hold more for one socket than its limits allow: write out what the
-            // kernel takes before calling the client slow.
-            drop(queue);
-            if self.flush().is_err() {
-                self.begin_close(CloseReason::TransportError);
-                return Err(SendError::Closed);
-            }
-            queue = lock(&self.queue);
+        let mut was_empty = queue.frames.is_empty();
+        for frame in frames {
             if !queue.frames.is_empty() && queue.would_overflow(1, frame.len(), self.limits) {
-                return Err(SendError::Full);
+                // A batch can hold more for one socket than its limits allow: write out what
+                // the kernel takes before calling the client slow.
+                drop(queue);
+                match self.flush() {
+                    Ok(emptied) => was_empty |= emptied,
+                    Err(_) => {
+                        self.begin_close(CloseReason::TransportError);
+                        return Err(SendError::Closed);
+                    }
+                }
+                queue = lock(&self.queue);
+                if !queue.frames.is_empty() && queue.would_overflow(1, frame.len(), self.limits) {
+                    return Err(SendError::Full);
+                }
             }
+            queue.push(frame);
         }
-        queue.push(frame);
-        Ok(queue.frames.len() == 1)
+        Ok(was_empty && !queue.frames.is_empty())
     }
 
-    /// Writes what is queued (what [`NativeSocket::cork`] queued, or a send to an idle
+    /// Writes what is queued (what [`NativeSocket::cork_all`] queued, or a send to an idle
     /// socket); what the kernel does not take now is left to the connection task, which is
     /// woken for it.
     pub fn uncork(&self) -> Result<(), SendError> {
