@@ -155,6 +155,7 @@ export function markdown({ chartRel, meta, machine, scenarios, results, m, v }) 
         { head: 'p50 ms', keys: ['p50Ms'], cell: (x) => fmt(x.p50Ms) },
         { head: 'p90 ms', keys: ['p90Ms'], cell: (x) => fmt(x.p90Ms) },
         { head: 'p99 ms', keys: ['p99Ms'], bold: true, cell: (x) => fmt(x.p99Ms) },
+        { head: 'p99 from burst start ms', keys: ['p99FromStartMs'], bold: true, cell: (x) => fmt(x.p99FromStartMs) },
         { head: 'max ms', keys: ['maxMs'], cell: (x) => fmt(x.maxMs) },
         { head: 'lost', cell: (x) => fmtInt(x.lostTotal) },
         { head: 'dup', cell: (x) => fmtInt(x.duplicatesTotal) },
@@ -166,6 +167,7 @@ export function markdown({ chartRel, meta, machine, scenarios, results, m, v }) 
       ],
     });
     L.push('deliveries/s: median, with the range over the runs in small print. Lost and dup are totals over all runs (lost: expected − received, per client by sequence number).', '');
+    L.push('Latency is receipt minus a stamp the server puts in each message. p50/p90/p99/max: from the broadcast call (bursts) or the round\'s scheduled time (paced, open loop). p99 from burst start: from the moment the app began its loop of broadcast calls, the same for every message of the burst, so what the app\'s last change waits is counted (open loop, as paced). The two differ by design: a server whose call returns once the message is queued (A) stamps every call at the start, so its per-call p99 is the whole burst\'s delivery; one whose call writes to every member before returning (uWS\'s publish, socket.io\'s emit) stamps each call after the earlier ones were written, so its per-call p99 leaves out the wait behind them.', '');
   }
 
   const jsIds = scenarios.filter((s) => s.id.startsWith('js-')).map((s) => s.id);

@@ -11,7 +11,7 @@ import { keepSections } from './sections.mjs';
 
 const KEYS = [
   'joined', 'connectRate', 'connectSeconds', 'handshakeP99Ms', 'connectCpuPerJoinUs',
-  'deliveriesPerSec', 'seconds', 'p50Ms', 'p90Ms', 'p99Ms', 'maxMs', 'serverCpuSeconds',
+  'deliveriesPerSec', 'seconds', 'p50Ms', 'p90Ms', 'p99Ms', 'p99FromStartMs', 'maxMs', 'serverCpuSeconds',
   'serverCpuUsageSeconds', 'cpuPerDeliveryUs', 'userPerDeliveryUs', 'systemPerDeliveryUs', 'connectJsThreadPerJoinUs', 'rssMiB', 'rssPeakMiB', 'loadgenBusy', 'loadgenCpuSeconds',
   'callsPerSec', 'held', 'holdSeconds', 'baselineRssMiB', 'rssEndMiB', 'rssMaxMiB', 'rssPerConnKiB',
   'holdGrowthPct', 'idleCpuCores', 'otherCores', 'received', 'expected',

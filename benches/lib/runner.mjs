@@ -304,6 +304,8 @@ export function summarize(kind, sc, raw, { wall, otherCores, irqCores = null }) 
       p50Ms: d.latency_ms.p50 ?? null,
       p90Ms: d.latency_ms.p90 ?? null,
       p99Ms: d.latency_ms.p99 ?? null,
+      // Bursts: from the burst's start (open loop), see markdown.mjs.
+      p99FromStartMs: d.from_burst_start_ms?.p99 ?? null,
       maxMs: d.latency_ms.max ?? null,
       serverCpuSeconds: cpu,
       serverCpuUsageSeconds: cpuUs === null ? null : cpuUs / 1e6,

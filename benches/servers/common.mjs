@@ -57,9 +57,13 @@ export async function canAccessChannel({ user }) {
   return user !== null && user !== undefined;
 }
 
-/** Pads the payload so its JSON is about `size` bytes: `{"t":<µs>,"s":<seq>,"p":"xxx…"}`. */
-function padFor(size) {
-  const bare = JSON.stringify({ t: monoUs(), s: 0, p: '' }).length;
+/**
+ * Pads the payload so its JSON is about `size` bytes: `{"t":<µs>,"b":<µs>,"s":<seq>,"p":"xxx…"}`
+ * (`b` in bursts only).
+ */
+function padFor(size, burst = false) {
+  const now = monoUs();
+  const bare = JSON.stringify(burst ? { t: now, b: now, s: 0, p: '' } : { t: now, s: 0, p: '' }).length;
   return 'x'.repeat(Math.max(0, size - bare));
 }
 
@@ -120,12 +124,15 @@ function statFields(raw) {
 export function benchRoutes(broadcast, extraStats = () => ({})) {
   const routes = {
     'GET /bench/stats': (_body, query) => ({ ...stats(query.get('gc') === '1'), ...extraStats() }),
-    // Back to back, as a mutation handler looping over many changes would.
+    // Back to back, as a mutation handler looping over many changes would. `t`: when this
+    // call was made; `b`: when the loop began, so a client can also count what a change
+    // made at the start waits behind the rest of the burst (open loop, as paced).
     'POST /bench/burst': ({ category = CATEGORY, prefix = 'r', channels = 1, count = 1, size = 100 }) => {
-      const p = padFor(size);
+      const p = padFor(size, true);
       const start = process.hrtime.bigint();
+      const b = monoUs();
       for (let s = 0; s < count; s++) {
-        for (let c = 0; c < channels; c++) broadcast(category, prefix + c, { t: monoUs(), s, p });
+        for (let c = 0; c < channels; c++) broadcast(category, prefix + c, { t: monoUs(), b, s, p });
       }
       const loopUs = Number(process.hrtime.bigint() - start) / 1e3;
       const calls = count * channels;

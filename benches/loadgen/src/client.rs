@@ -38,6 +38,9 @@ pub struct Shared {
     pub records: Vec<Record>,
     /// One latency sample per delivery, µs from the server's send stamp to receipt.
     pub latencies: Vec<u32>,
+    /// One sample per delivery of a burst, µs from the burst's start (its `b` stamp: when
+    /// the app began its loop of broadcast calls) to receipt.
+    pub from_burst_start: Vec<u32>,
     /// Deliveries counted once (distinct sequence numbers).
     pub delivered: u64,
     /// Deliveries of a sequence number the client already had.
@@ -82,7 +85,8 @@ impl Shared {
         *self.errors.entry(kind).or_default() += 1;
     }
 
-    fn deliver(&mut self, idx: usize, seq: u64, sent: u64, now: u64, expected: u64) {
+    fn deliver(&mut self, idx: usize, seq: u64, stamps: Stamps, now: u64, expected: u64) {
+        let Stamps { sent, burst_start } = stamps;
         if seq >= expected {
             self.malformed += 1;
             return;
@@ -105,9 +109,20 @@ impl Shared {
         }
         self.delivered += 1;
         self.latencies.push(now.saturating_sub(sent).min(u32::MAX as u64) as u32);
+        if let Some(start) = burst_start {
+            self.from_burst_start.push(now.saturating_sub(start).min(u32::MAX as u64) as u32);
+        }
         self.first_send = self.first_send.min(sent);
         self.last_recv = self.last_recv.max(now);
     }
+}
+
+/// A delivery's stamps: `t`, when the server made the broadcast call (or, paced, when the
+/// round was due), and `b`, when the burst it belongs to began (bursts only).
+#[derive(Clone, Copy)]
+struct Stamps {
+    sent: u64,
+    burst_start: Option<u64>,
 }
 
 /// The channel client `idx` joins: `category:<prefix><idx % channels>`.
@@ -257,7 +272,10 @@ async fn receive(idx: usize, mut conn: Conn, cfg: &Config, shared: &RefCell<Shar
                 if m.starts_with(&prefix) {
                     let rest = &m[prefix.len()..];
                     match (number_after(rest, b"\"t\":"), number_after(rest, b"\"s\":")) {
-                        (Some(sent), Some(seq)) => sh.deliver(idx, seq, sent, now, cfg.count),
+                        (Some(sent), Some(seq)) => {
+                            let burst_start = number_after(rest, b"\"b\":");
+                            sh.deliver(idx, seq, Stamps { sent, burst_start }, now, cfg.count)
+                        }
                         _ => sh.malformed += 1,
                     }
                 } else if m == b"2" {
@@ -313,12 +331,26 @@ mod tests {
     #[test]
     fn counts_losses_duplicates_and_order() {
         let mut sh = Shared::new(1);
+        let stamps = Stamps { sent: 10, burst_start: None };
         for seq in [0, 2, 1, 2] {
-            sh.deliver(0, seq, 10, 15, 4);
+            sh.deliver(0, seq, stamps, 15, 4);
         }
         assert_eq!((sh.delivered, sh.duplicates, sh.out_of_order), (3, 1, 1));
         assert_eq!(sh.records[0].received, 3);
-        sh.deliver(0, 9, 10, 15, 4);
+        sh.deliver(0, 9, stamps, 15, 4);
         assert_eq!(sh.malformed, 1);
+        assert!(sh.from_burst_start.is_empty(), "no burst stamp, no sample");
+    }
+
+    #[test]
+    fn measures_a_burst_from_its_start_too() {
+        let mut sh = Shared::new(1);
+        sh.deliver(0, 0, Stamps { sent: 40, burst_start: Some(10) }, 50, 1);
+        assert_eq!(
+            (sh.latencies.as_slice(), sh.from_burst_start.as_slice()),
+            (&[10][..], &[40][..])
+        );
+        let msg = br#"{"t":40,"b":10,"s":0,"p":""}"#;
+        assert_eq!(number_after(msg, b"\"b\":"), Some(10));
     }
 }

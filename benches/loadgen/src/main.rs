@@ -200,6 +200,8 @@ async fn deliver(cfg: &Rc<Config>, shared: &Rc<RefCell<Shared>>) -> Value {
     let mut sh = shared.borrow_mut();
     let mut lat = std::mem::take(&mut sh.latencies);
     lat.sort_unstable();
+    let mut from_start = std::mem::take(&mut sh.from_burst_start);
+    from_start.sort_unstable();
     let window = sh.last_recv.saturating_sub(sh.first_send) as f64 / 1e6;
     let lost: u64 =
         sh.records.iter().filter(|r| r.joined).map(|r| cfg.count - r.received.min(cfg.count)).sum();
@@ -216,6 +218,7 @@ async fn deliver(cfg: &Rc<Config>, shared: &Rc<RefCell<Shared>>) -> Value {
         "seconds": window,
         "rate": if window > 0.0 { sh.delivered as f64 / window } else { 0.0 },
         "latency_ms": percentiles_ms(&lat),
+        "from_burst_start_ms": percentiles_ms(&from_start),
         "measure_wall_seconds": (t1 - t0) as f64 / 1e6,
         "loadgen_cpu_seconds": usage1.total() - usage0.total(),
         "server_before": before,
