@@ -49,12 +49,17 @@ const METRIC_NAMES = {
   cpuPerDeliveryUs: 'CPU µs/delivery',
   connectRate: 'joins/s',
   rssPerConnKiB: 'KiB per idle connection',
+  p99FromStartMs: 'p99 latency from burst start, ms',
 };
+
+/** Lines of the best-peer table beyond the targets' own, placed after the target named. */
+const BEST_PEER_EXTRAS = { 'burst-p99': [{ scenario: 'burst-10k', metric: 'p99FromStartMs' }] };
 
 /** The targets' metrics against the best peer, one line each (nothing when none ran). */
 function bestPeerLines(L, m) {
   const rows = [];
-  for (const t of TARGETS.filter((x) => !x.productOnly)) {
+  const lines = TARGETS.filter((x) => !x.productOnly).flatMap((t) => [t, ...(BEST_PEER_EXTRAS[t.id] ?? [])]);
+  for (const t of lines) {
     const row = m[t.scenario];
     const best = row && bestPeer(row, t.metric);
     if (!best || !hasNumbers(row.product)) continue;
