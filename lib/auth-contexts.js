@@ -39,17 +39,22 @@ class AuthContexts {
    * context is stored, or `(callId, 1, message)` to refuse (see `authenticate`).
    */
   authenticateCall = (callId, sid, token) => {
-    this.authenticate(sid, token).then((refusal) => {
-      this.#native.answer(callId, refusal === null ? 0 : 1, refusal);
-    });
+    this.authenticate(sid, token).then((refusal) => this.#answer(callId, refusal === null ? 0 : 1, refusal));
   };
 
   /** Dispatcher: `(callId, sid, category, id) => void`; answers with the `ACCESS` code. */
   checkAccessCall = (callId, sid, category, id) => {
-    this.checkAccess(sid, category, id).then((verdict) => {
-      this.#native.answer(callId, verdict);
-    });
+    this.checkAccess(sid, category, id).then((verdict) => this.#answer(callId, verdict));
   };
+
+  /** Answers call `callId`; never throws (an answer nobody awaits any more is dropped natively). */
+  #answer(callId, code, message) {
+    try {
+      this.#native.answer(callId, code, message);
+    } catch (error) {
+      debug('answering hook call %d failed: %s', callId, error && error.message);
+    }
+  }
 
   /** Number of connections with a stored context. */
   get size() {

@@ -1,6 +1,7 @@
 //! The app's JS callbacks, called from Rust through weak threadsafe functions (they never
 //! keep Node's event loop alive) and turned into [`AppHooks`]. Each call is queued to JS when
-//! the hook is called ([`queue_call`]), so calls keep the order the core makes them in.
+//! the hook is called ([`queue_call`], [`queue_answered_call`]), so calls keep the order the
+//! core makes them in.
 
 use std::{future::Future, sync::Arc};
 
@@ -148,16 +149,16 @@ fn queue_answered_call<Args: JsValuesTupleIntoVec + 'static>(
     answers: &Arc<Answers>,
     callback: &ThreadsafeFunction<Args, (), Args, Status, false, true>,
     args: impl FnOnce(u32) -> Args,
-) -> HookFuture<Option<Answer>> {
+) -> impl Future<Output = Option<Answer>> + Send + 'static {
     let (id, answer) = answers.expect();
     let status = callback.call(args(id), ThreadsafeFunctionCallMode::NonBlocking);
-    Box::pin(async move {
+    async move {
         if status != Status::Ok {
             tracing::warn!(%status, "a hook could not be called");
             return None;
         }
         answer.await
-    })
+    }
 }
 
 /// Queues one call of `callback` with `args` to JS now, and resolves to what it returned
