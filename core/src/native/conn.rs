@@ -159,14 +159,16 @@ impl Connection {
             if timer.deadline() != deadline {
                 timer.as_mut().reset(deadline);
             }
-            let interest = io_interest(!self.protocol.has_pending(), self.socket.has_queued());
+            let wanted = io_interest(!self.protocol.has_pending(), self.socket.has_queued());
+            // `ready` takes an interest even while its branch is off (then nothing waits on it).
+            let waits_on = wanted.unwrap_or(Interest::READABLE);
             let stream = self.socket.stream();
             // One readiness wait for both directions (a second would add its size to every
             // idle connection's task), and the timer's step carried out after the select,
             // not inside it, so the task never holds the select's state and a step at once.
             let timed = tokio::select! {
-                ready = stream.ready(interest.unwrap_or(Interest::READABLE)), if interest.is_some() => {
-                    self.on_ready(interest.unwrap_or(Interest::READABLE), ready);
+                ready = stream.ready(waits_on), if wanted.is_some() => {
+                    self.on_ready(waits_on, ready);
                     None
                 }
                 Some(_) = self.flows.join_next(), if !self.flows.is_empty() => None,
