@@ -7,6 +7,9 @@ const ANONYMOUS = Object.freeze({ user: null, session: null, roles: Object.freez
 /** Outcome codes of an access check, as the native side reads them. */
 const ACCESS = Object.freeze({ ALLOWED: 0, DENIED: 1, FAILED: 2 });
 
+/** Answer codes of `authenticate`, as the native side reads them (a refusal carries its message). */
+const AUTH = Object.freeze({ STORED: 0, REFUSED: 1 });
+
 /**
  * The auth context of every live connection, kept in JS so access checks receive the app's
  * own objects (a Modelence user document stays a document). Rust drives it through the
@@ -35,11 +38,11 @@ class AuthContexts {
   }
 
   /**
-   * Dispatcher: `(callId, sid, token) => void`; answers `native.answer(callId, 0)` once the
-   * context is stored, or `(callId, 1, message)` to refuse (see `authenticate`).
+   * Dispatcher: `(callId, sid, token) => void`; answers `native.answer(callId, AUTH.STORED)`
+   * once the context is stored, or `(callId, AUTH.REFUSED, message)` (see `authenticate`).
    */
   authenticateCall = (callId, sid, token) => {
-    this.authenticate(sid, token).then((refusal) => this.#answer(callId, refusal === null ? 0 : 1, refusal));
+    this.authenticate(sid, token).then((refusal) => this.#answer(callId, refusal === null ? AUTH.STORED : AUTH.REFUSED, refusal));
   };
 
   /** Dispatcher: `(callId, sid, category, id) => void`; answers with the `ACCESS` code. */

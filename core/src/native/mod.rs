@@ -98,8 +98,9 @@ impl Engine for NativeEngine {
         self.registry.member_ids(room)
     }
 
-    /// Encodes each broadcast once and corks it on every member; each member's frames then
-    /// go out together (`writev`).
+    /// Encodes each broadcast once and corks each run of broadcasts to one channel on every
+    /// member under one lock of its queue; each member's frames then go out together
+    /// (`writev`).
     fn deliver(&self, batch: &[Broadcast]) {
         let mut members = Vec::new();
         let mut frames = Vec::new();
@@ -114,8 +115,8 @@ impl Engine for NativeEngine {
             // A run of broadcasts to one channel is queued on each member under one lock,
             // in pieces small enough that the corked deliveries stay bounded.
             let per_piece = (MAX_BATCH_DELIVERIES / members.len()).max(1);
+            let category = channel.category();
             for piece in same_channel.chunks(per_piece) {
-                let category = channel.category();
                 frames.clear();
                 for broadcast in piece {
                     let frame = packet::broadcast(category, broadcast.data.get(), broadcast.label);
@@ -136,7 +137,6 @@ impl Engine for NativeEngine {
                     deliveries = 0;
                 }
             }
-            members.clear();
         }
         uncork(&mut corked);
     }

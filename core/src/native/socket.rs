@@ -265,8 +265,9 @@ impl NativeSocket {
     }
 
     /// Queues `frames` without writing them yet, so that they go out in one `writev` on
-    /// [`NativeSocket::uncork`], under one lock of the queue. `Ok(true)` when the queue was
-    /// empty before (the caller uncorks the socket once its batch is queued).
+    /// [`NativeSocket::uncork`], under one lock of the queue. `Ok(true)` when this left
+    /// frames in a queue that was empty before (or that a write on the way emptied): the
+    /// caller then owes the socket an `uncork` once its batch is queued.
     pub fn cork_all<'a>(
         &self,
         frames: impl IntoIterator<Item = &'a Bytes>,
