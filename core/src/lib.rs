@@ -2,7 +2,7 @@
 //! `cargo test`, including integration tests (`tests/`) that drive a real server over TCP.
 //!
 //! Modules depend downward only. From the bottom: the wire and configuration (`protocol`,
-//! `channel`, `payload`, `errors`, `config`); the app's hooks and the policy that bounds
+//! `channel`, `payload`, `errors`, `config`, `expiring`); the app's hooks and the policy that bounds
 //! them (`hooks`, `policy`); per-socket state and the engine-independent socket handle
 //! (`socket_state`, `client`); the cluster link and broadcast sending (`adapter`,
 //! `cluster`, `broadcast`, `shared`); the flows (`auth`, `access`, `publish`, `dispatch`,
@@ -24,6 +24,7 @@ pub mod dispatch;
 pub mod emitter;
 pub mod engine;
 pub mod errors;
+pub mod expiring;
 pub mod hooks;
 pub mod memory;
 pub mod metrics;

@@ -5,11 +5,10 @@
 use std::{
     collections::HashMap,
     sync::{Mutex, MutexGuard},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
-/// Sessions kept at most before expired ones are dropped on the next save.
-const PURGE_AT: usize = 1024;
+use crate::expiring::ExpiringMap;
 
 /// What a recovered session gets back: ids and channel names only, never the app's auth
 /// context or tokens. Kept as JSON in a cluster's backend.
@@ -23,22 +22,16 @@ pub struct Saved {
     pub position: u64,
 }
 
-struct Kept {
-    saved: Saved,
-    at: Instant,
-}
-
 /// Saved sessions by private id, and the live ones' socket ids.
 pub struct Sessions {
-    window: Duration,
-    saved: Mutex<HashMap<Box<str>, Kept>>,
+    saved: Mutex<ExpiringMap<Box<str>, Saved>>,
     live: Mutex<HashMap<Box<str>, Box<str>>>,
 }
 
 impl Sessions {
     /// Sessions kept for `window`.
     pub fn new(window: Duration) -> Self {
-        Self { window, saved: Mutex::new(HashMap::new()), live: Mutex::new(HashMap::new()) }
+        Self { saved: Mutex::new(ExpiringMap::new(window)), live: Mutex::new(HashMap::new()) }
     }
 
     /// Socket `sid` is connected under private id `pid`.
@@ -56,23 +49,18 @@ impl Sessions {
         self.live.lock().unwrap_or_else(|e| e.into_inner()).get(pid).cloned()
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<Box<str>, Kept>> {
+    fn lock(&self) -> MutexGuard<'_, ExpiringMap<Box<str>, Saved>> {
         self.saved.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Keeps `saved` under `pid`, from now.
     pub fn save(&self, pid: &str, saved: Saved) {
-        let mut sessions = self.lock();
-        if sessions.len() >= PURGE_AT {
-            sessions.retain(|_, kept| kept.at.elapsed() <= self.window);
-        }
-        sessions.insert(pid.into(), Kept { saved, at: Instant::now() });
+        self.lock().insert(pid.into(), saved);
     }
 
     /// Takes the session saved under `pid`, if it is still within the window.
     pub fn take(&self, pid: &str) -> Option<Saved> {
-        let kept = self.lock().remove(pid)?;
-        (kept.at.elapsed() <= self.window).then_some(kept.saved)
+        self.lock().take(pid)
     }
 }
 

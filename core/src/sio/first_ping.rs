@@ -9,18 +9,13 @@
 //! first poll of a session younger than `pingInterval` is touched; later heartbeats are
 //! the client's to answer.
 
-use std::{
-    collections::HashMap,
-    sync::Mutex,
-    time::{Duration, Instant},
-};
+use std::{sync::Mutex, time::Duration};
 
 use bytes::Bytes;
 use http::{header, Method, Request, Uri};
 use http_body_util::Full;
 
-/// Sessions remembered at most before the ones past `pingInterval` are dropped.
-const PURGE_AT: usize = 1024;
+use crate::expiring::ExpiringMap;
 
 /// What a request is, for the first-ping rule.
 pub enum PollKind {
@@ -32,10 +27,10 @@ pub enum PollKind {
     Other,
 }
 
-/// The sessions whose first poll has not come yet, with when they opened.
+/// The sessions whose first poll has not come yet, each kept for `pingInterval` from its
+/// opening.
 pub struct FirstPings {
-    opened: Mutex<HashMap<String, Instant>>,
-    interval: Duration,
+    opened: Mutex<ExpiringMap<String, ()>>,
 }
 
 fn query_has(uri: &Uri, pair: &str) -> bool {
@@ -49,7 +44,7 @@ fn sid_of(uri: &Uri) -> Option<&str> {
 impl FirstPings {
     /// Rules for sessions whose ping interval is `interval`.
     pub fn new(interval: Duration) -> Self {
-        Self { opened: Mutex::new(HashMap::new()), interval }
+        Self { opened: Mutex::new(ExpiringMap::new(interval)) }
     }
 
     /// What `req` is (for a poll, this takes the session's first-poll mark).
@@ -62,10 +57,10 @@ impl FirstPings {
             return PollKind::Other;
         }
         let Some(sid) = sid_of(uri) else { return PollKind::Handshake };
-        let opened = self.opened.lock().unwrap_or_else(|e| e.into_inner()).remove(sid);
+        let opened = self.opened.lock().unwrap_or_else(|e| e.into_inner()).take(sid);
         match opened {
-            Some(at) if at.elapsed() < self.interval => PollKind::FirstPoll(uri.clone()),
-            _ => PollKind::Other,
+            Some(()) => PollKind::FirstPoll(uri.clone()),
+            None => PollKind::Other,
         }
     }
 
@@ -78,11 +73,7 @@ impl FirstPings {
         else {
             return;
         };
-        let mut opened = self.opened.lock().unwrap_or_else(|e| e.into_inner());
-        if opened.len() >= PURGE_AT {
-            opened.retain(|_, at| at.elapsed() < self.interval);
-        }
-        opened.insert(sid.to_owned(), Instant::now());
+        self.opened.lock().unwrap_or_else(|e| e.into_inner()).insert(sid.to_owned(), ());
     }
 }
 
