@@ -70,10 +70,11 @@ pub fn abandoned(shared: &Shared, sid: &str) {
     }
 }
 
-/// The engine has acknowledged socket `sid`'s CONNECT, on a connection from `info`.
-pub fn connected(shared: &Shared, sid: &str, info: ConnectionInfo) {
+/// The engine has acknowledged socket `sid`'s CONNECT, on a connection from where `info`
+/// says (asked only when the app listens for connections: it may cost a system call).
+pub fn connected(shared: &Shared, sid: &str, info: impl FnOnce() -> ConnectionInfo) {
     if shared.wants_notices() {
-        shared.policy.notice(sid, SocketNotice::Connected(info));
+        shared.policy.notice(sid, SocketNotice::Connected(info()));
     }
 }
 

@@ -62,8 +62,9 @@ struct Connection {
     pid: Option<String>,
     /// The connection's flows (joins, publishes, app events); detached when it ends.
     flows: JoinSet<()>,
-    /// Where the connection comes from, until the app has been told (at the first connect).
-    info: Option<ConnectionInfo>,
+    /// The upgrade request's `User-Agent`, until the app has been told of the connection (at
+    /// the first connect).
+    user_agent: Option<String>,
 }
 
 enum Read {
@@ -94,7 +95,7 @@ pub fn serve(
     socket: Arc<NativeSocket>,
     accept: &str,
     early: &[u8],
-    info: ConnectionInfo,
+    user_agent: Option<String>,
 ) -> impl std::future::Future<Output = ()> + Send + 'static {
     let config = &engine.shared.config;
     let mut hello = crate::native::handshake::switching_protocols(accept);
@@ -109,7 +110,7 @@ pub fn serve(
     let mut conn = Connection {
         protocol: Protocol::new(config, Instant::now()),
         flows: JoinSet::new(),
-        info: Some(info),
+        user_agent,
         pid: None,
         engine,
         socket,
@@ -341,8 +342,7 @@ impl Connection {
                     let _ =
                         self.socket.send_all(&restore::denied_reply(&room, self.socket.position()));
                 }
-                let info = self.info.take().unwrap_or_default();
-                dispatch::connected(&shared, &sid, info);
+                self.tell_connected(&sid);
                 return;
             }
             shared.metrics.recovery(RecoveryResult::Gap, 0);
@@ -362,8 +362,17 @@ impl Connection {
             self.socket.begin_close(CloseReason::TransportError);
             return;
         }
-        let info = self.info.take().unwrap_or_default();
-        dispatch::connected(&self.engine.shared, sid, info);
+        self.tell_connected(sid);
+    }
+
+    /// Tells the app (if it listens) that socket `sid` connected, and from where.
+    fn tell_connected(&mut self, sid: &str) {
+        let user_agent = self.user_agent.take();
+        let stream = self.socket.stream();
+        dispatch::connected(&self.engine.shared, sid, || ConnectionInfo {
+            ip: stream.peer_addr().ok().map(|addr| addr.ip().to_canonical().to_string()),
+            user_agent,
+        });
     }
 
     /// Flushes what is queued, sends the close frame, and waits (briefly) for the client to

@@ -32,7 +32,6 @@ use crate::{
     broadcast::Broadcast,
     client::{cut_off_slow, Client},
     engine::{Engine, EngineFuture},
-    hooks::ConnectionInfo,
     shared::Shared,
 };
 pub use client::NativeClient;
@@ -77,9 +76,7 @@ impl NativeEngine {
             QueueLimits { frames: config.max_buffered_packets, bytes: config.max_buffered_bytes };
         let socket = Arc::new(NativeSocket::new(self.registry.next_key(), stream, limits));
         let early = &head[upgrade.head_len.min(head.len())..];
-        let ip = socket.stream().peer_addr().ok().map(|addr| addr.ip().to_canonical().to_string());
-        let info = ConnectionInfo { ip, user_agent: upgrade.user_agent };
-        conn::serve(self.clone(), socket, &upgrade.accept, early, info)
+        conn::serve(self.clone(), socket, &upgrade.accept, early, upgrade.user_agent)
     }
 
     fn client(&self, socket: &Arc<NativeSocket>) -> NativeClient {

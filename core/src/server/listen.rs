@@ -214,16 +214,18 @@ fn duplicate_fd(fd: std::os::fd::RawFd) -> std::io::Result<socket2::Socket> {
 }
 
 /// Registers a duplicated, connected TCP socket with the tokio reactor. Must run inside the
-/// runtime.
+/// runtime. The descriptor is one of Node's TCP handles, which libuv keeps non-blocking (a
+/// duplicate shares the flag); `TCP_NODELAY` is refused for anything but a TCP socket, which
+/// is what turns a wrong descriptor away, with no system call spent on checking.
 #[cfg(unix)]
 fn adopt_tcp_socket(socket: socket2::Socket) -> std::io::Result<TcpStream> {
-    if !socket.local_addr().is_ok_and(|addr| addr.as_socket().is_some()) {
-        return Err(std::io::Error::new(
+    socket.set_nodelay(true).map_err(|error| {
+        std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
-            "the descriptor is not a TCP stream (bridge Unix-socket connections instead)",
-        ));
-    }
-    socket.set_nonblocking(true)?;
-    socket.set_nodelay(true)?;
+            format!(
+                "the descriptor is not a TCP stream ({error}); bridge Unix-socket connections instead"
+            ),
+        )
+    })?;
     TcpStream::from_std(socket.into())
 }

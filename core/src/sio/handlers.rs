@@ -77,15 +77,17 @@ pub async fn on_connect(
 
 /// Runs once socketioxide has acknowledged the CONNECT.
 pub async fn on_connected(shared: Arc<Shared>, socket: SocketRef) {
-    let user_agent = socket
-        .req_parts()
-        .headers
-        .get(http::header::USER_AGENT)
-        .and_then(|ua| ua.to_str().ok())
-        .filter(|ua| ua.len() <= MAX_USER_AGENT_LEN)
-        .map(str::to_owned);
-    let ip = socket.req_parts().extensions.get::<PeerAddr>().map(|peer| peer.0.to_string());
-    dispatch::connected(&shared, &socket.id.to_string(), ConnectionInfo { ip, user_agent });
+    dispatch::connected(&shared, &socket.id.to_string(), || {
+        let parts = socket.req_parts();
+        let user_agent = parts
+            .headers
+            .get(http::header::USER_AGENT)
+            .and_then(|ua| ua.to_str().ok())
+            .filter(|ua| ua.len() <= MAX_USER_AGENT_LEN)
+            .map(str::to_owned);
+        let ip = parts.extensions.get::<PeerAddr>().map(|peer| peer.0.to_string());
+        ConnectionInfo { ip, user_agent }
+    });
 }
 
 /// Dispatches one client event; what is left to run waits on the app.
