@@ -38,14 +38,16 @@ export declare class NativeServer {
    * Builds a server. The functions are the JS layer's dispatchers; without
    * `authenticate` every connection is anonymous.
    */
-  constructor(options: NativeServerOptions, authenticate?: ((callId: number, sid: string, token: string | null) => void) | undefined | null, checkAccess?: ((callId: number, sid: string, category: string, id: string) => void) | undefined | null, socketNotice?: ((kind: 'connect' | 'disconnect' | 'gone' | 'event-timeout', sid: string, reason: string | null) => void) | undefined | null, event?: ((sid: string, event: string, payload: EventPayload, wantsAck: boolean) => Promise<EventPayload | null>) | undefined | null, publish?: ((sid: string, category: string, id: string, json: string) => Promise<PublishOutcome>) | undefined | null, localMembers?: ((channel: string) => string) | undefined | null)
+  constructor(options: NativeServerOptions, authenticate?: ((callId: number, sid: string, token: string | null) => void) | undefined | null, checkAccess?: ((callId: number, sid: string, category: string, id: string) => void) | undefined | null, socketNotice?: ((kind: 'connect' | 'disconnect' | 'gone' | 'event-timeout', sid: string, reason: string | null) => void) | undefined | null, event?: ((callId: number, sid: string, event: string, payload: EventPayload, wantsAck: boolean) => void) | undefined | null, publish?: ((callId: number, sid: string, category: string, id: string, json: string) => void) | undefined | null, localMembers?: ((channel: string) => string) | undefined | null)
   /**
-   * Answers hook call `call_id` (the first argument `authenticate` and `checkAccess`
-   * receive): `authenticate` answers 0 (context stored) or 1 with the refusal message;
-   * `checkAccess` answers its verdict. Returns false when the call is no longer awaited
-   * (it timed out); the answer is then ignored.
+   * Answers hook call `call_id` (the first argument of `authenticate`, `checkAccess`,
+   * `event` and `publish`): `authenticate` answers 0 (context stored) or 1 with the
+   * refusal message; `checkAccess` its verdict; `event` 0 (no ack) or 1 with the ack's
+   * JSON and its `binary` parts; `publish` 0 with the JSON to broadcast or 1 with the
+   * rejection message. Returns false when the call is no longer awaited (it timed out);
+   * the answer is then ignored.
    */
-  answer(callId: number, code: number, message?: string | undefined | null): boolean
+  answer(callId: number, code: number, message?: string | undefined | null, binary?: Array<Buffer> | undefined | null): boolean
   /** Standalone mode: listens on `host:port` (0 = any free port); resolves to the port. */
   listen(host: string, port: number): Promise<number>
   /**
@@ -255,14 +257,6 @@ export interface NativeServerOptions {
   heartbeatIntervalMs?: number
   /** Milliseconds of silence after which an instance no longer counts as alive, default 10000. */
   heartbeatTimeoutMs?: number
-}
-
-/** What `onPublish` decided: the JSON to broadcast, or the rejection message. */
-export interface PublishOutcome {
-  /** JSON text to broadcast when accepted. */
-  json?: string
-  /** The rejection message when refused. */
-  error?: string
 }
 
 /** How to share channels through Redis pub/sub. */

@@ -1,14 +1,9 @@
 'use strict';
 
 const { debug } = require('./log');
+const { ACCESS, AUTH, PUBLISH, answerCall } = require('./hook-answers');
 
 const ANONYMOUS = Object.freeze({ user: null, session: null, roles: Object.freeze([]) });
-
-/** Outcome codes of an access check, as the native side reads them. */
-const ACCESS = Object.freeze({ ALLOWED: 0, DENIED: 1, FAILED: 2 });
-
-/** Answer codes of `authenticate`, as the native side reads them (a refusal carries its message). */
-const AUTH = Object.freeze({ STORED: 0, REFUSED: 1 });
 
 /**
  * The auth context of every live connection, kept in JS so access checks receive the app's
@@ -23,7 +18,7 @@ class AuthContexts {
   #authenticate;
   #checks;
   #publishers;
-  /** The native server, which takes the answers of `authenticateCall` and `checkAccessCall`. */
+  /** The native server, which takes the answers of the call-id dispatchers below. */
   #native = null;
 
   constructor(authenticate, channels) {
@@ -42,22 +37,27 @@ class AuthContexts {
    * once the context is stored, or `(callId, AUTH.REFUSED, message)` (see `authenticate`).
    */
   authenticateCall = (callId, sid, token) => {
-    this.authenticate(sid, token).then((refusal) => this.#answer(callId, refusal === null ? AUTH.STORED : AUTH.REFUSED, refusal));
+    this.authenticate(sid, token).then((refusal) =>
+      answerCall(this.#native, callId, refusal === null ? AUTH.STORED : AUTH.REFUSED, refusal),
+    );
   };
 
   /** Dispatcher: `(callId, sid, category, id) => void`; answers with the `ACCESS` code. */
   checkAccessCall = (callId, sid, category, id) => {
-    this.checkAccess(sid, category, id).then((verdict) => this.#answer(callId, verdict));
+    this.checkAccess(sid, category, id).then((verdict) => answerCall(this.#native, callId, verdict));
   };
 
-  /** Answers call `callId`; never throws (an answer nobody awaits any more is dropped natively). */
-  #answer(callId, code, message) {
-    try {
-      this.#native.answer(callId, code, message);
-    } catch (error) {
-      debug('answering hook call %d failed: %s', callId, error && error.message);
-    }
-  }
+  /**
+   * Dispatcher: `(callId, sid, category, id, json) => void`; answers `PUBLISH.ACCEPTED` with
+   * the JSON to broadcast or `PUBLISH.REJECTED` with the message (see `publish`).
+   */
+  publishCall = (callId, sid, category, id, json) => {
+    this.publish(sid, category, id, json).then((outcome) =>
+      'json' in outcome
+        ? answerCall(this.#native, callId, PUBLISH.ACCEPTED, outcome.json)
+        : answerCall(this.#native, callId, PUBLISH.REJECTED, outcome.error),
+    );
+  };
 
   /** Number of connections with a stored context. */
   get size() {

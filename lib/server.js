@@ -198,8 +198,8 @@ function createNative(options, contexts, events, answerPresence) {
       options.authenticate ? contexts.authenticateCall : null,
       contexts.checkAccessCall,
       events.socketNotice,
-      events.event,
-      contexts.publish,
+      events.eventCall,
+      contexts.publishCall,
       answerPresence,
     );
   } catch (cause) {

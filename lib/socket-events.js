@@ -5,6 +5,7 @@ const { SocketHandle, checkEvent } = require('./socket-handle');
 const { deconstruct, reconstruct } = require('./payload');
 const { ackArgumentsOf } = require('./ack-args');
 const { PROTOCOL_EVENTS } = require('./protocol');
+const { EVENT, answerCall } = require('./hook-answers');
 
 /**
  * The error `onError` handlers get when an `onEvent` handler for `event` outlived the
@@ -179,7 +180,19 @@ class SocketEvents {
     for (const handler of this.#disconnect) this.#run(handler, [socket, reason], { socket });
   }
 
-  /** Dispatcher: `(sid, event, payload, wantsAck) => Promise<payload | null>`; never rejects. */
+  /**
+   * Dispatcher: `(callId, sid, event, payload, wantsAck) => void`; answers `EVENT.ACKED` with
+   * the ack's JSON and binary parts, or `EVENT.NO_ACK` (see `event`).
+   */
+  eventCall = (callId, sid, event, payload, wantsAck) => {
+    this.event(sid, event, payload, wantsAck).then((ack) =>
+      ack === null
+        ? answerCall(this.#native, callId, EVENT.NO_ACK)
+        : answerCall(this.#native, callId, EVENT.ACKED, ack.json, ack.binary),
+    );
+  };
+
+  /** `(sid, event, payload, wantsAck) => Promise<payload | null>`: the ack; never rejects. */
   event = async (sid, event, payload, wantsAck) => {
     const handler = this.#events.get(event);
     if (!handler) return null;

@@ -1,8 +1,9 @@
-//! Hook calls that JS answers by call id (`NativeServer.answer(id, code, message)`) instead of
-//! returning a Promise. Turning a returned Promise into a Rust future costs napi-rs two new JS
-//! functions with finalizers per call (its `then` and `catch`), which V8 must track until a
-//! GC; on the connect path (one `authenticate` and one access check per connection) that was
-//! a large share of the JS thread's time. An id and one synchronous call cost neither.
+//! Hook calls that JS answers by call id (`NativeServer.answer(id, code, message, binary)`)
+//! instead of returning a Promise. Turning a returned Promise into a Rust future costs napi-rs
+//! two new JS functions with finalizers per call (its `then` and `catch`), which V8 must track
+//! until a GC; on the connect path (one `authenticate` and one access check per connection)
+//! that was a large share of the JS thread's time, and client events and publishes paid it
+//! per message. An id and one synchronous call cost neither.
 
 use std::{
     collections::HashMap,
@@ -15,6 +16,7 @@ use std::{
     task::{Context, Poll},
 };
 
+use bytes::Bytes;
 use tokio::sync::oneshot;
 
 /// What JS answered: a code whose meaning belongs to the hook, and an optional message.
@@ -22,8 +24,10 @@ use tokio::sync::oneshot;
 pub struct Answer {
     /// The hook's outcome code (e.g. an access verdict).
     pub code: u32,
-    /// Text that goes with it (e.g. why a connection was refused).
+    /// Text that goes with it (e.g. why a connection was refused, an event's ack as JSON).
     pub message: Option<String>,
+    /// Binary attachments the message's JSON refers to (an event's ack); empty otherwise.
+    pub binary: Vec<Bytes>,
 }
 
 /// The calls JS has not answered yet, by id.
@@ -96,7 +100,7 @@ mod tests {
     use super::*;
 
     fn answer(code: u32) -> Answer {
-        Answer { code, message: None }
+        Answer { code, message: None, binary: Vec::new() }
     }
 
     #[tokio::test]
@@ -105,7 +109,8 @@ mod tests {
         let (first, first_answer) = answers.expect();
         let (second, second_answer) = answers.expect();
         assert_ne!(first, second);
-        assert!(answers.settle(second, Answer { code: 1, message: Some("no".into()) }));
+        let refusal = Answer { code: 1, message: Some("no".into()), binary: Vec::new() };
+        assert!(answers.settle(second, refusal));
         assert!(answers.settle(first, answer(0)));
         assert_eq!(first_answer.await, Some(answer(0)));
         assert_eq!(second_answer.await.map(|a| a.message), Some(Some("no".into())));

@@ -7,7 +7,7 @@ use std::{future::Future, sync::Arc};
 
 use bytes::Bytes;
 use napi::{
-    bindgen_prelude::{Buffer, FnArgs, FromNapiValue, JsValuesTupleIntoVec, Promise},
+    bindgen_prelude::{Buffer, FnArgs, FromNapiValue, JsValuesTupleIntoVec},
     threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode},
     Status,
 };
@@ -41,15 +41,6 @@ impl From<JsPayload> for Payload {
         let binary = payload.binary.iter().map(|b| Bytes::copy_from_slice(b)).collect();
         Payload { json: payload.json, binary }
     }
-}
-
-/// What `onPublish` decided: the JSON to broadcast, or the rejection message.
-#[napi(object, js_name = "PublishOutcome")]
-pub struct JsPublishOutcome {
-    /// JSON text to broadcast when accepted.
-    pub json: Option<String>,
-    /// The rejection message when refused.
-    pub error: Option<String>,
 }
 
 /// `(callId, sid, token) => void`, answered with `answer(callId, 0)` once the auth context
@@ -87,21 +78,23 @@ pub type SocketNoticeFn = ThreadsafeFunction<
     true,
 >;
 
-/// `(sid, event, payload, wantsAck) => Promise<EventPayload | null>`: the ack, or null.
+/// `(callId, sid, event, payload, wantsAck) => void`, answered with `answer(callId, 0)` (no
+/// ack) or `answer(callId, 1, json, binary)` (the ack's arguments).
 pub type EventFn = ThreadsafeFunction<
-    FnArgs<(String, String, JsPayload, bool)>,
-    Promise<Option<JsPayload>>,
-    FnArgs<(String, String, JsPayload, bool)>,
+    FnArgs<(u32, String, String, JsPayload, bool)>,
+    (),
+    FnArgs<(u32, String, String, JsPayload, bool)>,
     Status,
     false,
     true,
 >;
 
-/// `(sid, category, id, json) => Promise<PublishOutcome>`.
+/// `(callId, sid, category, id, json) => void`, answered with `answer(callId, 0, json)` (the
+/// JSON to broadcast) or `answer(callId, 1, message)` (rejected).
 pub type PublishFn = ThreadsafeFunction<
-    FnArgs<(String, String, String, String)>,
-    Promise<JsPublishOutcome>,
-    FnArgs<(String, String, String, String)>,
+    FnArgs<(u32, String, String, String, String)>,
+    (),
+    FnArgs<(u32, String, String, String, String)>,
     Status,
     false,
     true,
@@ -132,7 +125,7 @@ pub struct JsCallbacks {
 /// [`AppHooks`] backed by the JS layer's dispatch functions.
 pub struct JsHooks {
     callbacks: JsCallbacks,
-    /// The calls answered by id (`authenticate`, access checks).
+    /// The calls answered by id (all but presence lookups).
     answers: Arc<Answers>,
 }
 
@@ -193,6 +186,10 @@ where
 const AUTHENTICATED: u32 = 0;
 const ACCESS_ALLOWED: u32 = 0;
 const ACCESS_DENIED: u32 = 1;
+/// An event's answer code when the handler's result acknowledges it (0: no ack).
+const EVENT_ACKED: u32 = 1;
+/// A publish's answer code when `onPublish` accepted it (anything else rejects).
+const PUBLISH_ACCEPTED: u32 = 0;
 
 impl AppHooks for JsHooks {
     fn authenticate(&self, sid: String, token: Option<String>) -> HookFuture<Result<(), String>> {
@@ -256,15 +253,16 @@ impl AppHooks for JsHooks {
         let Some(callback) = &self.callbacks.event else {
             return Box::pin(async { None });
         };
-        let args = FnArgs::from((sid, event, JsPayload::from(args), wants_ack));
-        let call = queue_call(callback, args);
+        let payload = JsPayload::from(args);
+        let call = queue_answered_call(&self.answers, callback, |id| {
+            FnArgs::from((id, sid, event, payload, wants_ack))
+        });
         Box::pin(async move {
             match call.await {
-                Ok(promise) => promise.await.ok().flatten().map(Payload::from),
-                Err(error) => {
-                    tracing::warn!(%error, "event handler could not be called");
-                    None
+                Some(Answer { code: EVENT_ACKED, message: Some(json), binary }) => {
+                    Some(Payload { json, binary })
                 }
+                _ => None,
             }
         })
     }
@@ -279,16 +277,14 @@ impl AppHooks for JsHooks {
         let Some(callback) = &self.callbacks.publish else {
             return Box::pin(async { Err(String::new()) });
         };
-        let call = queue_call(callback, FnArgs::from((sid, category, id, data)));
+        let call = queue_answered_call(&self.answers, callback, |call_id| {
+            FnArgs::from((call_id, sid, category, id, data))
+        });
         Box::pin(async move {
-            let outcome = match call.await {
-                Ok(promise) => promise.await,
-                Err(error) => Err(error),
-            };
-            match outcome {
-                Ok(JsPublishOutcome { json: Some(json), .. }) => Ok(json),
-                Ok(JsPublishOutcome { error, .. }) => Err(error.unwrap_or_default()),
-                Err(_) => Err(String::new()),
+            match call.await {
+                Some(Answer { code: PUBLISH_ACCEPTED, message: Some(json), .. }) => Ok(json),
+                Some(Answer { message, .. }) => Err(message.unwrap_or_default()),
+                None => Err(String::new()),
             }
         })
     }

@@ -71,7 +71,7 @@ pub struct JsAckOutcome {
 #[napi(js_name = "NativeServer")]
 pub struct JsNativeServer {
     server: Arc<Server>,
-    /// The `authenticate` and access-check calls JS answers with [`JsNativeServer::answer`].
+    /// The hook calls JS answers with [`JsNativeServer::answer`].
     answers: Arc<Answers>,
     /// Where [`JsNativeServer::take_over`] hands back what it does not keep (set once).
     #[cfg(unix)]
@@ -99,11 +99,11 @@ impl JsNativeServer {
         )]
         socket_notice: Option<SocketNoticeFn>,
         #[napi(
-            ts_arg_type = "((sid: string, event: string, payload: EventPayload, wantsAck: boolean) => Promise<EventPayload | null>) | undefined | null"
+            ts_arg_type = "((callId: number, sid: string, event: string, payload: EventPayload, wantsAck: boolean) => void) | undefined | null"
         )]
         event: Option<EventFn>,
         #[napi(
-            ts_arg_type = "((sid: string, category: string, id: string, json: string) => Promise<PublishOutcome>) | undefined | null"
+            ts_arg_type = "((callId: number, sid: string, category: string, id: string, json: string) => void) | undefined | null"
         )]
         publish: Option<PublishFn>,
         #[napi(ts_arg_type = "((channel: string) => string) | undefined | null")]
@@ -130,13 +130,23 @@ impl JsNativeServer {
         })
     }
 
-    /// Answers hook call `call_id` (the first argument `authenticate` and `checkAccess`
-    /// receive): `authenticate` answers 0 (context stored) or 1 with the refusal message;
-    /// `checkAccess` answers its verdict. Returns false when the call is no longer awaited
-    /// (it timed out); the answer is then ignored.
+    /// Answers hook call `call_id` (the first argument of `authenticate`, `checkAccess`,
+    /// `event` and `publish`): `authenticate` answers 0 (context stored) or 1 with the
+    /// refusal message; `checkAccess` its verdict; `event` 0 (no ack) or 1 with the ack's
+    /// JSON and its `binary` parts; `publish` 0 with the JSON to broadcast or 1 with the
+    /// rejection message. Returns false when the call is no longer awaited (it timed out);
+    /// the answer is then ignored.
     #[napi]
-    pub fn answer(&self, call_id: u32, code: u32, message: Option<String>) -> bool {
-        self.answers.settle(call_id, Answer { code, message })
+    pub fn answer(
+        &self,
+        call_id: u32,
+        code: u32,
+        message: Option<String>,
+        binary: Option<Vec<Buffer>>,
+    ) -> bool {
+        let binary =
+            binary.unwrap_or_default().iter().map(|part| Bytes::copy_from_slice(part)).collect();
+        self.answers.settle(call_id, Answer { code, message, binary })
     }
 
     /// Standalone mode: listens on `host:port` (0 = any free port); resolves to the port.
