@@ -39,15 +39,6 @@ export declare class NativeServer {
    * `authenticate` every connection is anonymous.
    */
   constructor(options: NativeServerOptions, authenticate?: ((callId: number, sid: string, token: string | null) => void) | undefined | null, checkAccess?: ((callId: number, sid: string, category: string, id: string) => void) | undefined | null, socketNotice?: ((kind: 'connect' | 'disconnect' | 'gone' | 'event-timeout', sid: string, reason: string | null) => void) | undefined | null, event?: ((callId: number, sid: string, event: string, payload: EventPayload, wantsAck: boolean) => void) | undefined | null, publish?: ((callId: number, sid: string, category: string, id: string, json: string) => void) | undefined | null, localMembers?: ((channel: string) => string) | undefined | null)
-  /**
-   * Answers hook call `call_id` (the first argument of `authenticate`, `checkAccess`,
-   * `event` and `publish`): `authenticate` answers 0 (context stored) or 1 with the
-   * refusal message; `checkAccess` its verdict; `event` 0 (no ack) or 1 with the ack's
-   * JSON and its `binary` parts; `publish` 0 with the JSON to broadcast or 1 with the
-   * rejection message. Returns false when the call is no longer awaited (it timed out);
-   * the answer is then ignored.
-   */
-  answer(callId: number, code: number, message?: string | undefined | null, binary?: Array<Buffer> | undefined | null): boolean
   /** Standalone mode: listens on `host:port` (0 = any free port); resolves to the port. */
   listen(host: string, port: number): Promise<number>
   /**
@@ -125,6 +116,15 @@ export interface AckOutcome {
   /** `'gone'` (the socket disconnected) or `'timeout'`. */
   failure?: string
 }
+
+/**
+ * Answers hook call `callId` (the first argument of `authenticate`, `checkAccess`, `event`
+ * and `publish`): `authenticate` answers 0 (context stored) or 1 with the refusal message;
+ * `checkAccess` its verdict; `event` 0 (no ack) or 1 with the ack's JSON and its `binary`
+ * parts; `publish` 0 with the JSON to broadcast or 1 with the rejection message. Returns
+ * false when the call is no longer awaited (it timed out); the answer is then ignored.
+ */
+export declare function answerHookCall(callId: number, code: number, message?: string | undefined | null, binary?: Array<Buffer> | undefined | null): boolean
 
 /**
  * Event arguments crossing the boundary: a JSON array text with socket.io binary

@@ -841,4 +841,5 @@ module.exports.NativeEmitter = nativeBinding.NativeEmitter
 module.exports.JsEmitter = nativeBinding.JsEmitter
 module.exports.NativeServer = nativeBinding.NativeServer
 module.exports.JsNativeServer = nativeBinding.JsNativeServer
+module.exports.answerHookCall = nativeBinding.answerHookCall
 module.exports.MAX_CHANNEL_NAME_BYTES = nativeBinding.MAX_CHANNEL_NAME_BYTES

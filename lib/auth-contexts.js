@@ -18,18 +18,11 @@ class AuthContexts {
   #authenticate;
   #checks;
   #publishers;
-  /** The native server, which takes the answers of the call-id dispatchers below. */
-  #native = null;
 
   constructor(authenticate, channels) {
     this.#authenticate = authenticate;
     this.#checks = new Map(channels.filter((c) => c.canAccessChannel).map((c) => [c.category, c.canAccessChannel]));
     this.#publishers = new Map(channels.filter((c) => c.onPublish).map((c) => [c.category, c.onPublish]));
-  }
-
-  /** Connects the native server the call-id dispatchers answer (set once it exists). */
-  bind(native) {
-    this.#native = native;
   }
 
   /**
@@ -38,13 +31,13 @@ class AuthContexts {
    */
   authenticateCall = (callId, sid, token) => {
     this.authenticate(sid, token).then((refusal) =>
-      answerCall(this.#native, callId, refusal === null ? AUTH.STORED : AUTH.REFUSED, refusal),
+      answerCall(callId, refusal === null ? AUTH.STORED : AUTH.REFUSED, refusal),
     );
   };
 
   /** Dispatcher: `(callId, sid, category, id) => void`; answers with the `ACCESS` code. */
   checkAccessCall = (callId, sid, category, id) => {
-    this.checkAccess(sid, category, id).then((verdict) => answerCall(this.#native, callId, verdict));
+    this.checkAccess(sid, category, id).then((verdict) => answerCall(callId, verdict));
   };
 
   /**
@@ -54,8 +47,8 @@ class AuthContexts {
   publishCall = (callId, sid, category, id, json) => {
     this.publish(sid, category, id, json).then((outcome) =>
       'json' in outcome
-        ? answerCall(this.#native, callId, PUBLISH.ACCEPTED, outcome.json)
-        : answerCall(this.#native, callId, PUBLISH.REJECTED, outcome.error),
+        ? answerCall(callId, PUBLISH.ACCEPTED, outcome.json)
+        : answerCall(callId, PUBLISH.REJECTED, outcome.error),
     );
   };
 

@@ -1,6 +1,7 @@
 'use strict';
 
 const { debug } = require('./log');
+const { answerHookCall } = require('./native');
 
 /**
  * The answer codes of the hook calls Rust makes by call id (`NativeServer.answer`), one set
@@ -13,12 +14,12 @@ const EVENT = Object.freeze({ NO_ACK: 0, ACKED: 1 });
 const PUBLISH = Object.freeze({ ACCEPTED: 0, REJECTED: 1 });
 
 /**
- * Answers hook call `callId` on `native`; never throws (an answer nobody awaits any more,
- * because the call timed out, is dropped natively).
+ * Answers hook call `callId`; never throws (an answer nobody awaits any more, because the
+ * call timed out, is dropped natively).
  */
-function answerCall(native, callId, code, message, binary) {
+function answerCall(callId, code, message, binary) {
   try {
-    native.answer(callId, code, message, binary);
+    answerHookCall(callId, code, message, binary);
   } catch (error) {
     debug('answering hook call %d failed: %s', callId, error && error.message);
   }

@@ -223,7 +223,6 @@ async function startWebsocketServer(opts = {}) {
   let answerPresence = () => '[]';
   const native = createNative(options, contexts, events, (channel) => answerPresence(channel));
   answerPresence = presenceLookup(native, contexts);
-  contexts.bind(native);
   events.bind(native);
   if (options.adapter) {
     try {

@@ -187,8 +187,8 @@ class SocketEvents {
   eventCall = (callId, sid, event, payload, wantsAck) => {
     this.event(sid, event, payload, wantsAck).then((ack) =>
       ack === null
-        ? answerCall(this.#native, callId, EVENT.NO_ACK)
-        : answerCall(this.#native, callId, EVENT.ACKED, ack.json, ack.binary),
+        ? answerCall(callId, EVENT.NO_ACK)
+        : answerCall(callId, EVENT.ACKED, ack.json, ack.binary),
     );
   };
 

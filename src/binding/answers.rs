@@ -1,4 +1,4 @@
-//! Hook calls that JS answers by call id (`NativeServer.answer(id, code, message, binary)`)
+//! Hook calls that JS answers by call id (`answerHookCall(id, code, message, binary)`)
 //! instead of returning a Promise. Turning a returned Promise into a Rust future costs napi-rs
 //! two new JS functions with finalizers per call (its `then` and `catch`), which V8 must track
 //! until a GC; on the connect path (one `authenticate` and one access check per connection)
@@ -11,7 +11,7 @@ use std::{
     pin::Pin,
     sync::{
         atomic::{AtomicU32, Ordering},
-        Arc, Mutex,
+        Arc, LazyLock, Mutex,
     },
     task::{Context, Poll},
 };
@@ -38,6 +38,14 @@ pub struct Answers {
 }
 
 impl Answers {
+    /// The process's calls awaiting an answer, for every server: with one table, JS answers
+    /// through a plain function, which napi calls without unwrapping and borrow-tracking a
+    /// class instance (measured on the connect path, two answers per connection).
+    pub fn pending() -> &'static Arc<Answers> {
+        static PENDING: LazyLock<Arc<Answers>> = LazyLock::new(Arc::default);
+        &PENDING
+    }
+
     /// Registers a call: its id (to pass to JS) and the future of its answer.
     pub fn expect(self: &Arc<Self>) -> (u32, AwaitedAnswer) {
         let (tx, rx) = oneshot::channel();

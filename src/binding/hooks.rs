@@ -3,7 +3,7 @@
 //! the hook is called ([`queue_call`], [`queue_answered_call`]), so calls keep the order the
 //! core makes them in.
 
-use std::{future::Future, sync::Arc};
+use std::future::Future;
 
 use bytes::Bytes;
 use napi::{
@@ -122,28 +122,43 @@ pub struct JsCallbacks {
     pub local_members: Option<LocalMembersFn>,
 }
 
-/// [`AppHooks`] backed by the JS layer's dispatch functions.
+/// [`AppHooks`] backed by the JS layer's dispatch functions. Every call but a presence
+/// lookup is answered by call id ([`answer_hook_call`]).
 pub struct JsHooks {
     callbacks: JsCallbacks,
-    /// The calls answered by id (all but presence lookups).
-    answers: Arc<Answers>,
 }
 
 impl JsHooks {
-    /// Wraps the JS dispatch functions; `answers` receives what JS answers by call id.
-    pub fn new(callbacks: JsCallbacks, answers: Arc<Answers>) -> Self {
-        Self { callbacks, answers }
+    /// Wraps the JS dispatch functions.
+    pub fn new(callbacks: JsCallbacks) -> Self {
+        Self { callbacks }
     }
+}
+
+/// Answers hook call `callId` (the first argument of `authenticate`, `checkAccess`, `event`
+/// and `publish`): `authenticate` answers 0 (context stored) or 1 with the refusal message;
+/// `checkAccess` its verdict; `event` 0 (no ack) or 1 with the ack's JSON and its `binary`
+/// parts; `publish` 0 with the JSON to broadcast or 1 with the rejection message. Returns
+/// false when the call is no longer awaited (it timed out); the answer is then ignored.
+#[napi(js_name = "answerHookCall")]
+pub fn answer_hook_call(
+    call_id: u32,
+    code: u32,
+    message: Option<String>,
+    binary: Option<Vec<Buffer>>,
+) -> bool {
+    let binary =
+        binary.unwrap_or_default().iter().map(|part| Bytes::copy_from_slice(part)).collect();
+    Answers::pending().settle(call_id, Answer { code, message, binary })
 }
 
 /// Queues one call of `callback` to JS, which answers it by id (see [`Answers`]); `None` if
 /// JS is gone.
 fn queue_answered_call<Args: JsValuesTupleIntoVec + 'static>(
-    answers: &Arc<Answers>,
     callback: &ThreadsafeFunction<Args, (), Args, Status, false, true>,
     args: impl FnOnce(u32) -> Args,
 ) -> impl Future<Output = Option<Answer>> + Send + 'static {
-    let (id, answer) = answers.expect();
+    let (id, answer) = Answers::pending().expect();
     let status = callback.call(args(id), ThreadsafeFunctionCallMode::NonBlocking);
     async move {
         if status != Status::Ok {
@@ -196,8 +211,7 @@ impl AppHooks for JsHooks {
         let Some(callback) = &self.callbacks.authenticate else {
             return Box::pin(async { Ok(()) });
         };
-        let call =
-            queue_answered_call(&self.answers, callback, |id| FnArgs::from((id, sid, token)));
+        let call = queue_answered_call(callback, |id| FnArgs::from((id, sid, token)));
         Box::pin(async move {
             match call.await {
                 Some(Answer { code: AUTHENTICATED, .. }) => Ok(()),
@@ -211,9 +225,8 @@ impl AppHooks for JsHooks {
         let Some(callback) = &self.callbacks.check_access else {
             return Box::pin(async { AccessVerdict::Failed });
         };
-        let call = queue_answered_call(&self.answers, callback, |call_id| {
-            FnArgs::from((call_id, sid, category, id))
-        });
+        let call =
+            queue_answered_call(callback, |call_id| FnArgs::from((call_id, sid, category, id)));
         Box::pin(async move {
             match call.await.map(|answer| answer.code) {
                 Some(ACCESS_ALLOWED) => AccessVerdict::Allowed,
@@ -254,9 +267,8 @@ impl AppHooks for JsHooks {
             return Box::pin(async { None });
         };
         let payload = JsPayload::from(args);
-        let call = queue_answered_call(&self.answers, callback, |id| {
-            FnArgs::from((id, sid, event, payload, wants_ack))
-        });
+        let call =
+            queue_answered_call(callback, |id| FnArgs::from((id, sid, event, payload, wants_ack)));
         Box::pin(async move {
             match call.await {
                 Some(Answer { code: EVENT_ACKED, message: Some(json), binary }) => {
@@ -277,7 +289,7 @@ impl AppHooks for JsHooks {
         let Some(callback) = &self.callbacks.publish else {
             return Box::pin(async { Err(String::new()) });
         };
-        let call = queue_answered_call(&self.answers, callback, |call_id| {
+        let call = queue_answered_call(callback, |call_id| {
             FnArgs::from((call_id, sid, category, id, data))
         });
         Box::pin(async move {

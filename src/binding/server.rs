@@ -14,7 +14,6 @@ use napi_derive::napi;
 use crate::{
     binding::{
         adapter::{self, Backend, JsMongoOptions, JsRedisOptions},
-        answers::{Answer, Answers},
         bridge::{self, BridgeSink, JsBridge},
         errors::{broadcast_error, invalid_arg, serve_error, socket_op_error},
         hooks::{
@@ -71,8 +70,6 @@ pub struct JsAckOutcome {
 #[napi(js_name = "NativeServer")]
 pub struct JsNativeServer {
     server: Arc<Server>,
-    /// The hook calls JS answers with [`JsNativeServer::answer`].
-    answers: Arc<Answers>,
     /// Where [`JsNativeServer::take_over`] hands back what it does not keep (set once).
     #[cfg(unix)]
     give_back: std::sync::OnceLock<crate::core::server::GiveBack>,
@@ -119,34 +116,13 @@ impl JsNativeServer {
             publish,
             local_members,
         };
-        let answers = Arc::new(Answers::default());
-        let hooks = Arc::new(JsHooks::new(callbacks, answers.clone()));
+        let hooks = Arc::new(JsHooks::new(callbacks));
         let server = Server::start(config, hooks, runtime::handle());
         Ok(Self {
             server,
-            answers,
             #[cfg(unix)]
             give_back: std::sync::OnceLock::new(),
         })
-    }
-
-    /// Answers hook call `call_id` (the first argument of `authenticate`, `checkAccess`,
-    /// `event` and `publish`): `authenticate` answers 0 (context stored) or 1 with the
-    /// refusal message; `checkAccess` its verdict; `event` 0 (no ack) or 1 with the ack's
-    /// JSON and its `binary` parts; `publish` 0 with the JSON to broadcast or 1 with the
-    /// rejection message. Returns false when the call is no longer awaited (it timed out);
-    /// the answer is then ignored.
-    #[napi]
-    pub fn answer(
-        &self,
-        call_id: u32,
-        code: u32,
-        message: Option<String>,
-        binary: Option<Vec<Buffer>>,
-    ) -> bool {
-        let binary =
-            binary.unwrap_or_default().iter().map(|part| Bytes::copy_from_slice(part)).collect();
-        self.answers.settle(call_id, Answer { code, message, binary })
     }
 
     /// Standalone mode: listens on `host:port` (0 = any free port); resolves to the port.
