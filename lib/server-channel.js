@@ -44,6 +44,8 @@ function validateAccessCheck(check, where) {
  */
 class ServerChannel {
   #servers = new Set();
+  /** How `broadcast`'s errors name it; built once, not per call (broadcast is the hot path). */
+  #broadcastWhere;
 
   constructor(category, canAccessChannel, options = {}) {
     validateCategory(category, 'new ServerChannel()');
@@ -59,6 +61,7 @@ class ServerChannel {
     Object.defineProperty(this, 'category', { value: category, enumerable: true });
     Object.defineProperty(this, 'canAccessChannel', { value: canAccessChannel ?? null, enumerable: true });
     Object.defineProperty(this, 'onPublish', { value: onPublish ?? null, enumerable: true });
+    this.#broadcastWhere = `ServerChannel(${JSON.stringify(category)}).broadcast`;
   }
 
   /**
@@ -86,7 +89,7 @@ class ServerChannel {
 
   /** Sends `data` as event `<category>` to every member of `<category>:<id>`. */
   broadcast(id, data) {
-    const where = `ServerChannel(${JSON.stringify(this.category)}).broadcast`;
+    const where = this.#broadcastWhere;
     this.#checkId(id, 'broadcast');
     const json = serialize(data, where);
     if (this.#servers.size === 0) {
