@@ -26,7 +26,7 @@ class AuthContexts {
   }
 
   /**
-   * Dispatcher: `(callId, sid, token) => void`; answers `native.answer(callId, AUTH.STORED)`
+   * Dispatcher: `(callId, sid, token) => void`; answers `answerHookCall(callId, AUTH.STORED)`
    * once the context is stored, or `(callId, AUTH.REFUSED, message)` (see `authenticate`).
    */
   authenticateCall = (callId, sid, token) => {

@@ -4,7 +4,7 @@ const { debug } = require('./log');
 const { answerHookCall } = require('./native');
 
 /**
- * The answer codes of the hook calls Rust makes by call id (`NativeServer.answer`), one set
+ * The answer codes of the hook calls Rust makes by call id (`answerHookCall`), one set
  * per hook, as the native side reads them. A refusal or rejection carries its message; an
  * acknowledged event carries its ack's JSON and binary parts.
  */

@@ -38,13 +38,18 @@ impl From<Payload> for JsPayload {
 
 impl From<JsPayload> for Payload {
     fn from(payload: JsPayload) -> Self {
-        let binary = payload.binary.iter().map(|b| Bytes::copy_from_slice(b)).collect();
-        Payload { json: payload.json, binary }
+        Payload { json: payload.json, binary: copy_parts(&payload.binary) }
     }
 }
 
-/// `(callId, sid, token) => void`, answered with `answer(callId, 0)` once the auth context
-/// is stored, or `answer(callId, 1, message)` to refuse the connection with `message`.
+/// Binary parts from JS, copied out of V8's memory (JS may reuse a Buffer once the call
+/// returns).
+fn copy_parts(parts: &[Buffer]) -> Vec<Bytes> {
+    parts.iter().map(|part| Bytes::copy_from_slice(part)).collect()
+}
+
+/// `(callId, sid, token) => void`, answered with `answerHookCall(callId, 0)` once the auth context
+/// is stored, or `answerHookCall(callId, 1, message)` to refuse the connection with `message`.
 pub type AuthenticateFn = ThreadsafeFunction<
     FnArgs<(u32, String, Option<String>)>,
     (),
@@ -54,7 +59,7 @@ pub type AuthenticateFn = ThreadsafeFunction<
     true,
 >;
 
-/// `(callId, sid, category, id) => void`, answered with `answer(callId, verdict)`: 0
+/// `(callId, sid, category, id) => void`, answered with `answerHookCall(callId, verdict)`: 0
 /// allowed, 1 denied, 2 failed.
 pub type CheckAccessFn = ThreadsafeFunction<
     FnArgs<(u32, String, String, String)>,
@@ -78,8 +83,8 @@ pub type SocketNoticeFn = ThreadsafeFunction<
     true,
 >;
 
-/// `(callId, sid, event, payload, wantsAck) => void`, answered with `answer(callId, 0)` (no
-/// ack) or `answer(callId, 1, json, binary)` (the ack's arguments).
+/// `(callId, sid, event, payload, wantsAck) => void`, answered with `answerHookCall(callId, 0)` (no
+/// ack) or `answerHookCall(callId, 1, json, binary)` (the ack's arguments).
 pub type EventFn = ThreadsafeFunction<
     FnArgs<(u32, String, String, JsPayload, bool)>,
     (),
@@ -89,8 +94,8 @@ pub type EventFn = ThreadsafeFunction<
     true,
 >;
 
-/// `(callId, sid, category, id, json) => void`, answered with `answer(callId, 0, json)` (the
-/// JSON to broadcast) or `answer(callId, 1, message)` (rejected).
+/// `(callId, sid, category, id, json) => void`, answered with `answerHookCall(callId, 0, json)`
+/// (the JSON to broadcast) or `answerHookCall(callId, 1, message)` (rejected).
 pub type PublishFn = ThreadsafeFunction<
     FnArgs<(u32, String, String, String, String)>,
     (),
@@ -147,8 +152,7 @@ pub fn answer_hook_call(
     message: Option<String>,
     binary: Option<Vec<Buffer>>,
 ) -> bool {
-    let binary =
-        binary.unwrap_or_default().iter().map(|part| Bytes::copy_from_slice(part)).collect();
+    let binary = binary.as_deref().map(copy_parts).unwrap_or_default();
     Answers::pending().settle(call_id, Answer { code, message, binary })
 }
 
