@@ -19,7 +19,7 @@ use crate::{
 };
 
 /// Most broadcasts delivered as one batch: each native member gets the batch's frames for it
-/// together (`writev`) instead of one `write` each, which is what a backlog of broadcasts to
+/// together (`sendmsg`) instead of one `write` each, which is what a backlog of broadcasts to
 /// small channels costs most (a syscall per few deliveries). Engines split a batch further
 /// by deliveries (the native engine flushes every 1,048,576), which bounds the wait it adds.
 const MAX_BATCH_BROADCASTS: usize = 32_768;

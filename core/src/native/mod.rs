@@ -97,7 +97,7 @@ impl Engine for NativeEngine {
 
     /// Encodes each broadcast once and corks each run of broadcasts to one channel on every
     /// member under one lock of its queue; each member's frames then go out together
-    /// (`writev`).
+    /// (`sendmsg`).
     fn deliver(&self, batch: &[Broadcast]) {
         let mut members = Vec::new();
         let mut frames = Vec::new();
