@@ -73,6 +73,12 @@ pub struct ConnectionInfo {
     pub user_agent: Option<String>,
 }
 
+/// The peer IP [`ConnectionInfo`] shows for a TCP connection: its direct peer's, an
+/// IPv4-mapped IPv6 address as plain IPv4 (what socket.io shows).
+pub fn peer_ip(stream: &tokio::net::TcpStream) -> Option<std::net::IpAddr> {
+    stream.peer_addr().ok().map(|addr| addr.ip().to_canonical())
+}
+
 /// Longest `User-Agent` kept for [`ConnectionInfo`].
 pub const MAX_USER_AGENT_LEN: usize = 256;
 

@@ -28,7 +28,7 @@ use crate::{
     client::{cut_off_slow, AckReply, Client},
     dispatch::{self, Dispatched},
     errors::AuthError,
-    hooks::ConnectionInfo,
+    hooks::{self, ConnectionInfo},
     metrics::{RecoveryResult, Transport},
     native::{
         client::{NativeAck, NativeClient},
@@ -370,7 +370,7 @@ impl Connection {
         let user_agent = self.user_agent.take();
         let stream = self.socket.stream();
         dispatch::connected(&self.engine.shared, sid, || ConnectionInfo {
-            ip: stream.peer_addr().ok().map(|addr| addr.ip().to_canonical().to_string()),
+            ip: hooks::peer_ip(stream).map(|ip| ip.to_string()),
             user_agent,
         });
     }

@@ -111,7 +111,7 @@ impl Server {
                 return;
             }
         }
-        let peer = stream.peer_addr().ok().map(|addr| addr.ip().to_canonical());
+        let peer = crate::hooks::peer_ip(&stream);
         self.serve_io(stream, peer, head);
     }
 
