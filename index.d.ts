@@ -35,10 +35,10 @@ export type JsEmitter = NativeEmitter
  */
 export declare class NativeServer {
   /**
-   * Builds a server. The functions are the JS layer's dispatchers; without
-   * `authenticate` every connection is anonymous.
+   * Builds a server. `hookCalls` receives every hook call in batches (see the `HOOK_*`
+   * kinds); without `authenticates` every connection is anonymous.
    */
-  constructor(options: NativeServerOptions, authenticate?: ((callId: number, sid: string, token: string | null) => void) | undefined | null, checkAccess?: ((callId: number, sid: string, category: string, id: string) => void) | undefined | null, socketNotice?: ((kind: 'connect' | 'disconnect' | 'gone' | 'event-timeout', sid: string, reason: string | null) => void) | undefined | null, event?: ((callId: number, sid: string, event: string, payload: EventPayload, wantsAck: boolean) => void) | undefined | null, publish?: ((callId: number, sid: string, category: string, id: string, json: string) => void) | undefined | null, localMembers?: ((channel: string) => string) | undefined | null)
+  constructor(options: NativeServerOptions, authenticates: boolean, hookCalls: (batch: unknown[]) => void, localMembers?: ((channel: string) => string) | undefined | null)
   /** Standalone mode: listens on `host:port` (0 = any free port); resolves to the port. */
   listen(host: string, port: number): Promise<number>
   /**
@@ -117,14 +117,46 @@ export interface AckOutcome {
   failure?: string
 }
 
+/** An access check's answer: allowed. */
+export declare const ANSWER_ACCESS_ALLOWED: number
+
+/** An access check's answer: denied. */
+export declare const ANSWER_ACCESS_DENIED: number
+
+/** An access check's answer: the check failed (threw, or returned something else). */
+export declare const ANSWER_ACCESS_FAILED: number
+
+/** `authenticate`'s answer: the connection is refused, with the message to send it. */
+export declare const ANSWER_AUTH_REFUSED: number
+
+/** `authenticate`'s answer: the auth context is stored. */
+export declare const ANSWER_AUTH_STORED: number
+
+/** An event's answer: acknowledged, with the ack's JSON and binary parts. */
+export declare const ANSWER_EVENT_ACKED: number
+
+/** An event's answer: no acknowledgement. */
+export declare const ANSWER_EVENT_NO_ACK: number
+
+/** A publish's answer: accepted, with the JSON to broadcast. */
+export declare const ANSWER_PUBLISH_ACCEPTED: number
+
+/** A publish's answer: rejected, with the message. */
+export declare const ANSWER_PUBLISH_REJECTED: number
+
 /**
- * Answers hook call `callId` (the first argument of `authenticate`, `checkAccess`, `event`
- * and `publish`): `authenticate` answers 0 (context stored) or 1 with the refusal message;
- * `checkAccess` its verdict; `event` 0 (no ack) or 1 with the ack's JSON and its `binary`
- * parts; `publish` 0 with the JSON to broadcast or 1 with the rejection message. Returns
+ * Answers hook call `callId` (see the `HOOK_*` kinds) with one of its hook's `ANSWER_*`
+ * codes: a refusal or rejection with its `message`, an acked event with the ack's JSON as
+ * `message` and its `binary` parts, an accepted publish with the JSON to broadcast. Returns
  * false when the call is no longer awaited (it timed out); the answer is then ignored.
  */
 export declare function answerHookCall(callId: number, code: number, message?: string | undefined | null, binary?: Array<Buffer> | undefined | null): boolean
+
+/**
+ * Answers several calls that take a code only: `pairs` is `[callId, code, callId, code, …]`
+ * (JS answers what settled in one tick together). Returns how many were still awaited.
+ */
+export declare function answerHookCalls(pairs: Uint32Array): number
 
 /**
  * Event arguments crossing the boundary: a JSON array text with socket.io binary
@@ -160,6 +192,37 @@ export interface ForwardedResponse {
   /** The response body. */
   body: Buffer
 }
+
+/** Kind of `[kind, callId, sid, token]`: answered with an `ANSWER_AUTH_*` code. */
+export declare const HOOK_AUTHENTICATE: number
+
+/**
+ * Slots per call in a batch: kind, call id, sid, then up to three arguments (unused ones
+ * are left empty).
+ */
+export declare const HOOK_CALL_FIELDS: number
+
+/** Kind of `[kind, callId, sid, category, id]`: answered with an `ANSWER_ACCESS_*` code. */
+export declare const HOOK_CHECK_ACCESS: number
+
+/**
+ * Kind of `[kind, callId, sid, event, payload, wantsAck]`: answered with an
+ * `ANSWER_EVENT_*` code (with the ack's JSON and binary parts when acked).
+ */
+export declare const HOOK_EVENT: number
+
+/**
+ * Kind of `[kind, callId, sid, category, id, json]`: answered with an `ANSWER_PUBLISH_*`
+ * code and the JSON to broadcast or the rejection message.
+ */
+export declare const HOOK_PUBLISH: number
+
+/**
+ * Kind of `[kind, 0, sid, notice, detail]`, never answered: `notice` is `'connect'` (detail:
+ * `{ ip, userAgent }` as JSON), `'disconnect'` (socket.io's reason), `'gone'` (forget the
+ * socket's auth context) or `'event-timeout'` (the event whose handler did not settle).
+ */
+export declare const HOOK_SOCKET_NOTICE: number
 
 /**
  * Longest channel name (`category:id`) in bytes: the core's rule, which `ServerChannel`

@@ -31,7 +31,7 @@ class AuthContexts {
    */
   authenticateCall = (callId, sid, token) => {
     this.authenticate(sid, token).then((refusal) =>
-      answerCall(callId, refusal === null ? AUTH.STORED : AUTH.REFUSED, refusal),
+      refusal === null ? answerCall(callId, AUTH.STORED) : answerCall(callId, AUTH.REFUSED, refusal),
     );
   };
 

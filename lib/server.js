@@ -6,6 +6,7 @@ const { normalizeOptions } = require('./options');
 const { ServerChannel } = require('./server-channel');
 const { AuthContexts } = require('./auth-contexts');
 const { SocketEvents } = require('./socket-events');
+const { hookCallDispatcher } = require('./hook-calls');
 const { attach } = require('./attach');
 const { serialize, checkTarget } = require('./json');
 const { localMembers, presenceLookup, parseReplies } = require('./presence');
@@ -195,11 +196,8 @@ function createNative(options, contexts, events, answerPresence) {
   try {
     return new NativeServer(
       options.nativeOptions,
-      options.authenticate ? contexts.authenticateCall : null,
-      contexts.checkAccessCall,
-      events.socketNotice,
-      events.eventCall,
-      contexts.publishCall,
+      Boolean(options.authenticate),
+      hookCallDispatcher(contexts, events),
       answerPresence,
     );
   } catch (cause) {

@@ -70,13 +70,31 @@ impl Answers {
         waiting.is_some_and(|tx| tx.send(answer).is_ok())
     }
 
+    /// Delivers code-only answers, `[id, code, id, code, …]`, under one lock: JS answers
+    /// the calls it settled in a tick together. Returns how many were still awaited.
+    pub fn settle_codes(&self, pairs: &[u32]) -> usize {
+        let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        let settled: Vec<_> = pairs
+            .chunks_exact(2)
+            .filter_map(|pair| waiting.remove(&pair[0]).map(|tx| (tx, pair[1])))
+            .collect();
+        drop(waiting);
+        // Sent once the lock is released: each send wakes a task on the runtime.
+        settled
+            .into_iter()
+            .map(|(tx, code)| tx.send(Answer { code, message: None, binary: Vec::new() }))
+            .filter(Result::is_ok)
+            .count()
+    }
+
     /// Number of calls waiting for an answer.
     #[cfg(test)]
     fn waiting(&self) -> usize {
         self.waiting.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
-    fn forget(&self, id: u32) {
+    /// Drops call `id` without an answer: its waiter resolves `None`.
+    pub(crate) fn forget(&self, id: u32) {
         self.waiting.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
     }
 }
@@ -133,6 +151,20 @@ mod tests {
         assert_eq!(answers.waiting(), 0, "nothing kept for a call nobody waits for");
         assert!(!answers.settle(id, answer(0)));
         assert!(!answers.settle(id + 100, answer(0)), "an unknown id is ignored");
+    }
+
+    #[tokio::test]
+    async fn code_answers_settle_together_and_skip_calls_nobody_awaits() {
+        let answers = Arc::new(Answers::default());
+        let (first, first_answer) = answers.expect();
+        let (dropped, dropped_answer) = answers.expect();
+        let (last, last_answer) = answers.expect();
+        drop(dropped_answer);
+        let settled = answers.settle_codes(&[last, 2, dropped, 0, first, 1, 999, 0]);
+        assert_eq!(settled, 2, "the dropped call and the unknown id are not counted");
+        assert_eq!(first_answer.await.map(|a| a.code), Some(1));
+        assert_eq!(last_answer.await.map(|a| a.code), Some(2));
+        assert_eq!(answers.waiting(), 0);
     }
 
     #[test]

@@ -1,19 +1,22 @@
-//! The app's JS callbacks, called from Rust through weak threadsafe functions (they never
-//! keep Node's event loop alive) and turned into [`AppHooks`]. Each call is queued to JS when
-//! the hook is called ([`queue_call`], [`queue_answered_call`]), so calls keep the order the
-//! core makes them in.
+//! The app's JS callbacks turned into [`AppHooks`]. Each call is queued for JS when the hook
+//! is called (in batches, [`HookQueue`]; a presence lookup through its own weak threadsafe
+//! function, [`queue_call`]), so calls keep the order the core makes them in. JS answers by
+//! call id with the `ANSWER_*` codes below.
 
 use std::future::Future;
 
 use bytes::Bytes;
 use napi::{
-    bindgen_prelude::{Buffer, FnArgs, FromNapiValue, JsValuesTupleIntoVec},
+    bindgen_prelude::{Buffer, FnArgs, FromNapiValue, JsValuesTupleIntoVec, Uint32Array},
     threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode},
     Status,
 };
 use napi_derive::napi;
 
-use crate::binding::answers::{Answer, Answers};
+use crate::binding::{
+    answers::{Answer, Answers, AwaitedAnswer},
+    hook_calls::{HookCall, HookQueue},
+};
 use crate::core::{
     hooks::{AccessVerdict, AppHooks, HookFuture, SocketNotice},
     payload::Payload,
@@ -48,102 +51,45 @@ fn copy_parts(parts: &[Buffer]) -> Vec<Bytes> {
     parts.iter().map(|part| Bytes::copy_from_slice(part)).collect()
 }
 
-/// `(callId, sid, token) => void`, answered with `answerHookCall(callId, 0)` once the auth context
-/// is stored, or `answerHookCall(callId, 1, message)` to refuse the connection with `message`.
-pub type AuthenticateFn = ThreadsafeFunction<
-    FnArgs<(u32, String, Option<String>)>,
-    (),
-    FnArgs<(u32, String, Option<String>)>,
-    Status,
-    false,
-    true,
->;
-
-/// `(callId, sid, category, id) => void`, answered with `answerHookCall(callId, verdict)`: 0
-/// allowed, 1 denied, 2 failed.
-pub type CheckAccessFn = ThreadsafeFunction<
-    FnArgs<(u32, String, String, String)>,
-    (),
-    FnArgs<(u32, String, String, String)>,
-    Status,
-    false,
-    true,
->;
-
-/// `(kind, sid, reason)`: `'connect'`, `'disconnect'` (with socket.io's reason), `'gone'`
-/// (nothing of the connection is left: forget its auth context) or `'event-timeout'` (with
-/// the event whose `onEvent` handler did not settle in time). One function carries them all
-/// so JS sees them in order.
-pub type SocketNoticeFn = ThreadsafeFunction<
-    FnArgs<(String, String, Option<String>)>,
-    (),
-    FnArgs<(String, String, Option<String>)>,
-    Status,
-    false,
-    true,
->;
-
-/// `(callId, sid, event, payload, wantsAck) => void`, answered with `answerHookCall(callId, 0)` (no
-/// ack) or `answerHookCall(callId, 1, json, binary)` (the ack's arguments).
-pub type EventFn = ThreadsafeFunction<
-    FnArgs<(u32, String, String, JsPayload, bool)>,
-    (),
-    FnArgs<(u32, String, String, JsPayload, bool)>,
-    Status,
-    false,
-    true,
->;
-
-/// `(callId, sid, category, id, json) => void`, answered with `answerHookCall(callId, 0, json)`
-/// (the JSON to broadcast) or `answerHookCall(callId, 1, message)` (rejected).
-pub type PublishFn = ThreadsafeFunction<
-    FnArgs<(u32, String, String, String, String)>,
-    (),
-    FnArgs<(u32, String, String, String, String)>,
-    Status,
-    false,
-    true,
->;
-
 /// `(channel) => string`: this instance's members of `channel` as a JSON array of
 /// `{ socketId, user }`, answering another instance's presence query.
 pub type LocalMembersFn =
     ThreadsafeFunction<FnArgs<(String,)>, String, FnArgs<(String,)>, Status, false, true>;
 
-/// The JS layer's dispatch functions; a missing one means the feature is unused.
-#[derive(Default)]
+/// The JS layer's side of the hooks.
 pub struct JsCallbacks {
-    /// See [`AuthenticateFn`].
-    pub authenticate: Option<AuthenticateFn>,
-    /// See [`CheckAccessFn`].
-    pub check_access: Option<CheckAccessFn>,
-    /// See [`SocketNoticeFn`].
-    pub socket_notice: Option<SocketNoticeFn>,
-    /// See [`EventFn`].
-    pub event: Option<EventFn>,
-    /// See [`PublishFn`].
-    pub publish: Option<PublishFn>,
+    /// Every hook call but a presence lookup, in batches.
+    pub calls: HookQueue,
+    /// Whether the app authenticates connections (otherwise they are anonymous and
+    /// `authenticate` is never queued).
+    pub authenticates: bool,
     /// See [`LocalMembersFn`].
     pub local_members: Option<LocalMembersFn>,
 }
 
-/// [`AppHooks`] backed by the JS layer's dispatch functions. Every call but a presence
-/// lookup is answered by call id ([`answer_hook_call`]).
+/// [`AppHooks`] backed by the JS layer. Every call but a presence lookup is queued for JS
+/// ([`HookQueue`]) and answered by call id ([`answer_hook_call`], [`answer_hook_calls`]).
 pub struct JsHooks {
     callbacks: JsCallbacks,
 }
 
 impl JsHooks {
-    /// Wraps the JS dispatch functions.
+    /// Wraps the JS side.
     pub fn new(callbacks: JsCallbacks) -> Self {
         Self { callbacks }
     }
+
+    /// Queues the call `call(id)` builds and returns its answer.
+    fn answered(&self, call: impl FnOnce(u32) -> HookCall) -> AwaitedAnswer {
+        let (id, answer) = Answers::pending().expect();
+        self.callbacks.calls.push(call(id));
+        answer
+    }
 }
 
-/// Answers hook call `callId` (the first argument of `authenticate`, `checkAccess`, `event`
-/// and `publish`): `authenticate` answers 0 (context stored) or 1 with the refusal message;
-/// `checkAccess` its verdict; `event` 0 (no ack) or 1 with the ack's JSON and its `binary`
-/// parts; `publish` 0 with the JSON to broadcast or 1 with the rejection message. Returns
+/// Answers hook call `callId` (see the `HOOK_*` kinds) with one of its hook's `ANSWER_*`
+/// codes: a refusal or rejection with its `message`, an acked event with the ack's JSON as
+/// `message` and its `binary` parts, an accepted publish with the JSON to broadcast. Returns
 /// false when the call is no longer awaited (it timed out); the answer is then ignored.
 #[napi(js_name = "answerHookCall")]
 pub fn answer_hook_call(
@@ -156,21 +102,12 @@ pub fn answer_hook_call(
     Answers::pending().settle(call_id, Answer { code, message, binary })
 }
 
-/// Queues one call of `callback` to JS, which answers it by id (see [`Answers`]); `None` if
-/// JS is gone.
-fn queue_answered_call<Args: JsValuesTupleIntoVec + 'static>(
-    callback: &ThreadsafeFunction<Args, (), Args, Status, false, true>,
-    args: impl FnOnce(u32) -> Args,
-) -> impl Future<Output = Option<Answer>> + Send + 'static {
-    let (id, answer) = Answers::pending().expect();
-    let status = callback.call(args(id), ThreadsafeFunctionCallMode::NonBlocking);
-    async move {
-        if status != Status::Ok {
-            tracing::warn!(%status, "a hook could not be called");
-            return None;
-        }
-        answer.await
-    }
+/// Answers several calls that take a code only: `pairs` is `[callId, code, callId, code, …]`
+/// (JS answers what settled in one tick together). Returns how many were still awaited.
+#[napi(js_name = "answerHookCalls")]
+pub fn answer_hook_calls(pairs: Uint32Array) -> u32 {
+    let settled = Answers::pending().settle_codes(&pairs);
+    u32::try_from(settled).unwrap_or(u32::MAX)
 }
 
 /// Queues one call of `callback` with `args` to JS now, and resolves to what it returned
@@ -201,24 +138,43 @@ where
     }
 }
 
-/// `authenticate`'s answer code for a stored auth context (anything else refuses).
-const AUTHENTICATED: u32 = 0;
-const ACCESS_ALLOWED: u32 = 0;
-const ACCESS_DENIED: u32 = 1;
-/// An event's answer code when the handler's result acknowledges it (0: no ack).
-const EVENT_ACKED: u32 = 1;
-/// A publish's answer code when `onPublish` accepted it (anything else rejects).
-const PUBLISH_ACCEPTED: u32 = 0;
+/// `authenticate`'s answer: the auth context is stored.
+#[napi]
+pub const ANSWER_AUTH_STORED: u32 = 0;
+/// `authenticate`'s answer: the connection is refused, with the message to send it.
+#[napi]
+pub const ANSWER_AUTH_REFUSED: u32 = 1;
+/// An access check's answer: allowed.
+#[napi]
+pub const ANSWER_ACCESS_ALLOWED: u32 = 0;
+/// An access check's answer: denied.
+#[napi]
+pub const ANSWER_ACCESS_DENIED: u32 = 1;
+/// An access check's answer: the check failed (threw, or returned something else).
+#[napi]
+pub const ANSWER_ACCESS_FAILED: u32 = 2;
+/// An event's answer: no acknowledgement.
+#[napi]
+pub const ANSWER_EVENT_NO_ACK: u32 = 0;
+/// An event's answer: acknowledged, with the ack's JSON and binary parts.
+#[napi]
+pub const ANSWER_EVENT_ACKED: u32 = 1;
+/// A publish's answer: accepted, with the JSON to broadcast.
+#[napi]
+pub const ANSWER_PUBLISH_ACCEPTED: u32 = 0;
+/// A publish's answer: rejected, with the message.
+#[napi]
+pub const ANSWER_PUBLISH_REJECTED: u32 = 1;
 
 impl AppHooks for JsHooks {
     fn authenticate(&self, sid: String, token: Option<String>) -> HookFuture<Result<(), String>> {
-        let Some(callback) = &self.callbacks.authenticate else {
+        if !self.callbacks.authenticates {
             return Box::pin(async { Ok(()) });
-        };
-        let call = queue_answered_call(callback, |id| FnArgs::from((id, sid, token)));
+        }
+        let call = self.answered(|id| HookCall::Authenticate { id, sid, token });
         Box::pin(async move {
             match call.await {
-                Some(Answer { code: AUTHENTICATED, .. }) => Ok(()),
+                Some(Answer { code: ANSWER_AUTH_STORED, .. }) => Ok(()),
                 Some(Answer { message: Some(message), .. }) => Err(message),
                 _ => Err("Authentication failed".to_owned()),
             }
@@ -226,38 +182,35 @@ impl AppHooks for JsHooks {
     }
 
     fn check_access(&self, sid: String, category: String, id: String) -> HookFuture<AccessVerdict> {
-        let Some(callback) = &self.callbacks.check_access else {
-            return Box::pin(async { AccessVerdict::Failed });
-        };
-        let call =
-            queue_answered_call(callback, |call_id| FnArgs::from((call_id, sid, category, id)));
+        let call = self.answered(|call_id| HookCall::CheckAccess {
+            id: call_id,
+            sid,
+            category,
+            channel_id: id,
+        });
         Box::pin(async move {
             match call.await.map(|answer| answer.code) {
-                Some(ACCESS_ALLOWED) => AccessVerdict::Allowed,
-                Some(ACCESS_DENIED) => AccessVerdict::Denied,
+                Some(ANSWER_ACCESS_ALLOWED) => AccessVerdict::Allowed,
+                Some(ANSWER_ACCESS_DENIED) => AccessVerdict::Denied,
                 _ => AccessVerdict::Failed,
             }
         })
     }
 
     fn forget(&self, sid: String) {
-        if let Some(callback) = &self.callbacks.socket_notice {
-            let args = ("gone".to_owned(), sid, None);
-            callback.call(FnArgs::from(args), ThreadsafeFunctionCallMode::NonBlocking);
-        }
+        self.callbacks.calls.push(HookCall::SocketNotice { sid, notice: "gone", detail: None });
     }
 
     fn socket_notice(&self, sid: String, notice: SocketNotice) {
-        let Some(callback) = &self.callbacks.socket_notice else { return };
-        let args = match notice {
+        let (notice, detail) = match notice {
             SocketNotice::Connected(info) => {
                 let info = serde_json::json!({ "ip": info.ip, "userAgent": info.user_agent });
-                ("connect".to_owned(), sid, Some(info.to_string()))
+                ("connect", info.to_string())
             }
-            SocketNotice::Disconnected(reason) => ("disconnect".to_owned(), sid, Some(reason)),
-            SocketNotice::EventTimedOut(event) => ("event-timeout".to_owned(), sid, Some(event)),
+            SocketNotice::Disconnected(reason) => ("disconnect", reason),
+            SocketNotice::EventTimedOut(event) => ("event-timeout", event),
         };
-        callback.call(FnArgs::from(args), ThreadsafeFunctionCallMode::NonBlocking);
+        self.callbacks.calls.push(HookCall::SocketNotice { sid, notice, detail: Some(detail) });
     }
 
     fn on_event(
@@ -267,15 +220,11 @@ impl AppHooks for JsHooks {
         args: Payload,
         wants_ack: bool,
     ) -> HookFuture<Option<Payload>> {
-        let Some(callback) = &self.callbacks.event else {
-            return Box::pin(async { None });
-        };
         let payload = JsPayload::from(args);
-        let call =
-            queue_answered_call(callback, |id| FnArgs::from((id, sid, event, payload, wants_ack)));
+        let call = self.answered(|id| HookCall::Event { id, sid, event, payload, wants_ack });
         Box::pin(async move {
             match call.await {
-                Some(Answer { code: EVENT_ACKED, message: Some(json), binary }) => {
+                Some(Answer { code: ANSWER_EVENT_ACKED, message: Some(json), binary }) => {
                     Some(Payload { json, binary })
                 }
                 _ => None,
@@ -290,15 +239,16 @@ impl AppHooks for JsHooks {
         id: String,
         data: String,
     ) -> HookFuture<Result<String, String>> {
-        let Some(callback) = &self.callbacks.publish else {
-            return Box::pin(async { Err(String::new()) });
-        };
-        let call = queue_answered_call(callback, |call_id| {
-            FnArgs::from((call_id, sid, category, id, data))
+        let call = self.answered(|call_id| HookCall::Publish {
+            id: call_id,
+            sid,
+            category,
+            channel_id: id,
+            json: data,
         });
         Box::pin(async move {
             match call.await {
-                Some(Answer { code: PUBLISH_ACCEPTED, message: Some(json), .. }) => Ok(json),
+                Some(Answer { code: ANSWER_PUBLISH_ACCEPTED, message: Some(json), .. }) => Ok(json),
                 Some(Answer { message, .. }) => Err(message.unwrap_or_default()),
                 None => Err(String::new()),
             }

@@ -5,6 +5,7 @@ pub mod adapter;
 pub mod answers;
 pub mod bridge;
 pub mod errors;
+pub mod hook_calls;
 pub mod hooks;
 pub mod options;
 pub mod runtime;

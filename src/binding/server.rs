@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method, Request};
 use http_body_util::Full;
 use napi::{
-    bindgen_prelude::{Buffer, FnArgs},
+    bindgen_prelude::{Buffer, FnArgs, Function},
     threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode},
 };
 use napi_derive::napi;
@@ -16,10 +16,8 @@ use crate::{
         adapter::{self, Backend, JsMongoOptions, JsRedisOptions},
         bridge::{self, BridgeSink, JsBridge},
         errors::{broadcast_error, invalid_arg, serve_error, socket_op_error},
-        hooks::{
-            AuthenticateFn, CheckAccessFn, EventFn, JsCallbacks, JsHooks, JsPayload,
-            LocalMembersFn, PublishFn, SocketNoticeFn,
-        },
+        hook_calls::{HookBatch, HookQueue},
+        hooks::{JsCallbacks, JsHooks, JsPayload, LocalMembersFn},
         options::JsServerOptions,
         runtime,
     },
@@ -77,45 +75,24 @@ pub struct JsNativeServer {
 
 #[napi]
 impl JsNativeServer {
-    /// Builds a server. The functions are the JS layer's dispatchers; without
-    /// `authenticate` every connection is anonymous.
+    /// Builds a server. `hookCalls` receives every hook call in batches (see the `HOOK_*`
+    /// kinds); without `authenticates` every connection is anonymous.
     #[napi(constructor, catch_unwind)]
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         options: JsServerOptions,
-        #[napi(
-            ts_arg_type = "((callId: number, sid: string, token: string | null) => void) | undefined | null"
-        )]
-        authenticate: Option<AuthenticateFn>,
-        #[napi(
-            ts_arg_type = "((callId: number, sid: string, category: string, id: string) => void) | undefined | null"
-        )]
-        check_access: Option<CheckAccessFn>,
-        #[napi(
-            ts_arg_type = "((kind: 'connect' | 'disconnect' | 'gone' | 'event-timeout', sid: string, reason: string | null) => void) | undefined | null"
-        )]
-        socket_notice: Option<SocketNoticeFn>,
-        #[napi(
-            ts_arg_type = "((callId: number, sid: string, event: string, payload: EventPayload, wantsAck: boolean) => void) | undefined | null"
-        )]
-        event: Option<EventFn>,
-        #[napi(
-            ts_arg_type = "((callId: number, sid: string, category: string, id: string, json: string) => void) | undefined | null"
-        )]
-        publish: Option<PublishFn>,
+        authenticates: bool,
+        #[napi(ts_arg_type = "(batch: unknown[]) => void")] hook_calls: Function<
+            '_,
+            FnArgs<(HookBatch,)>,
+            (),
+        >,
         #[napi(ts_arg_type = "((channel: string) => string) | undefined | null")]
         local_members: Option<LocalMembersFn>,
     ) -> napi::Result<Self> {
         let mut config = Config::try_from(options)?;
-        config.authenticate = authenticate.is_some();
-        let callbacks = JsCallbacks {
-            authenticate,
-            check_access,
-            socket_notice,
-            event,
-            publish,
-            local_members,
-        };
+        config.authenticate = authenticates;
+        let calls = HookQueue::new(hook_calls)?;
+        let callbacks = JsCallbacks { calls, authenticates, local_members };
         let hooks = Arc::new(JsHooks::new(callbacks));
         let server = Server::start(config, hooks, runtime::handle());
         Ok(Self {
