@@ -11,7 +11,7 @@ use std::{
     time::Duration,
 };
 
-use fixture::{TestHooks, TestServer, WsClient};
+use fixture::{client_frame, TestHooks, TestServer, WsClient};
 use modelence_ws_core::{config::Config, errors::ServeError, server::GiveBack};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -76,6 +76,36 @@ async fn a_websocket_session_is_kept_and_served_natively() {
     ws.send("40").await;
     assert!(ws.text().await.unwrap().starts_with(r#"40{"sid":"#));
     assert!(app.given_back.try_recv().is_err(), "a kept connection was also handed back");
+}
+
+#[tokio::test]
+async fn websocket_bytes_sent_with_the_head_are_served_and_the_head_is_not() {
+    // The kept head stays in the receive queue (it was only peeked); the connection's first
+    // read must skip exactly it and serve what followed.
+    let server = TestServer::start(Config::default(), TestHooks::default()).await;
+    let app = App::new().await;
+    let mut client = app.connect_and_offer(&server).await;
+    let mut bytes = b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n\
+        Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+        Sec-WebSocket-Version: 13\r\n\r\n"
+        .to_vec();
+    bytes.extend_from_slice(&client_frame(0x1, b"40"));
+    client.write_all(&bytes).await.unwrap();
+    let mut received = Vec::new();
+    let connected = tokio::time::timeout(Duration::from_secs(5), async {
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = client.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "closed after {:?}", String::from_utf8_lossy(&received));
+            received.extend_from_slice(&chunk[..n]);
+            if received.windows(8).any(|w| w == br#"40{"sid""#) {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(connected.is_ok(), "no CONNECT answer: {:?}", String::from_utf8_lossy(&received));
+    assert!(received.starts_with(b"HTTP/1.1 101"));
 }
 
 #[tokio::test]

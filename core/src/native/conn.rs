@@ -8,6 +8,8 @@
 //! connection's flows hold its socket weakly: when it ends they run on to their own
 //! timeout (so a hung handler is still reported), but never keep the socket open.
 
+mod connect;
+
 use std::{
     cell::RefCell,
     io::{self, Read as _},
@@ -19,24 +21,20 @@ use std::{
 use bytes::Bytes;
 use tokio::{
     io::{Interest, Ready},
-    task::JoinSet,
     time::{sleep_until, Instant, Sleep},
 };
 
 use crate::{
-    auth::RecoveryRequest,
     client::{cut_off_slow, AckReply, Client},
     dispatch::{self, Dispatched},
-    errors::AuthError,
-    hooks::{self, ConnectionInfo},
-    metrics::{RecoveryResult, Transport},
     native::{
         client::{NativeAck, NativeClient},
+        flows::Flows,
         frame, packet,
         protocol::{Protocol, Step},
-        random_id, restore,
+        restore,
         socket::{CloseReason, NativeSocket},
-        NativeEngine,
+        NativeEngine, RequestHead,
     },
     recovery::Saved,
 };
@@ -61,10 +59,13 @@ struct Connection {
     /// The private id of a recoverable session (recovery on, connected).
     pid: Option<String>,
     /// The connection's flows (joins, publishes, app events); detached when it ends.
-    flows: JoinSet<()>,
+    flows: Flows,
     /// The upgrade request's `User-Agent`, until the app has been told of the connection (at
     /// the first connect).
     user_agent: Option<String>,
+    /// Bytes of the upgrade request still in the receive queue, which the first reads skip
+    /// (a peeked head, see `NativeEngine::adopt_peeked`); at most `MAX_SNIFFED_HEAD`.
+    unread_head: u16,
 }
 
 enum Read {
@@ -84,17 +85,18 @@ fn io_interest(may_read: bool, want_write: bool) -> Option<Interest> {
     }
 }
 
-/// Serves a connection whose upgrade request has been read: answers it and registers the
-/// socket now, and returns the task that runs until the connection ends. `early` holds
-/// websocket bytes that arrived with the request head. The setup is done before the task so
+/// Serves a connection whose upgrade request has been recognized: answers it and registers
+/// the socket now, and returns the task that runs until the connection ends. `head` says
+/// whether the request was read (with the websocket bytes that arrived with it) or is still
+/// to be skipped in the receive queue. The setup is done before the task so
 /// that its locals (the answer, the ids, the early bytes) are not kept in the task, which
 /// every idle connection holds for its lifetime: the task then holds the `Connection` and
 /// its loop only. A task dropped unpolled still ends the connection (`Connection`'s drop).
-pub fn serve(
+pub(crate) fn serve(
     engine: Arc<NativeEngine>,
     socket: Arc<NativeSocket>,
     accept: &str,
-    early: &[u8],
+    head: RequestHead<'_>,
     user_agent: Option<String>,
 ) -> impl std::future::Future<Output = ()> + Send + 'static {
     let config = &engine.shared.config;
@@ -107,10 +109,16 @@ pub fn serve(
         config.max_payload,
     ));
     socket.send_final(&Bytes::from(hello));
+    let (early, unread_head) = match head {
+        RequestHead::Read { early } => (early, 0),
+        // A peeked head is at most MAX_SNIFFED_HEAD (8 KiB) long.
+        RequestHead::Unread { head_len } => (&[][..], u16::try_from(head_len).unwrap_or(u16::MAX)),
+    };
     let mut conn = Connection {
         protocol: Protocol::new(config, Instant::now()),
-        flows: JoinSet::new(),
+        flows: Flows::default(),
         user_agent,
+        unread_head,
         pid: None,
         engine,
         socket,
@@ -172,7 +180,7 @@ impl Connection {
                     self.on_ready(waits_on, ready);
                     None
                 }
-                Some(_) = self.flows.join_next(), if !self.flows.is_empty() => None,
+                () = self.flows.next_done(), if self.flows.running() => None,
                 _ = self.socket.wake.notified() => None,
                 _ = timer.as_mut() => self.protocol.on_timer(Instant::now()),
             };
@@ -228,8 +236,13 @@ impl Connection {
             match drained.map_or(read, Ok) {
                 Ok(0) => Ok(Read::Ended),
                 Ok(n) => {
-                    self.engine.shared.metrics.received(n);
-                    self.feed(&mut buffer[..n]);
+                    let head = self.unread_head.min(u16::try_from(n).unwrap_or(u16::MAX));
+                    self.unread_head -= head;
+                    let head = usize::from(head);
+                    self.engine.shared.metrics.received(n - head);
+                    if head < n {
+                        self.feed(&mut buffer[head..n]);
+                    }
                     Ok(Read::Data)
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Read::Nothing),
@@ -283,7 +296,7 @@ impl Connection {
                 match dispatch::event(&self.engine.shared, &client, &name, args, reply) {
                     Dispatched::Done => {}
                     Dispatched::Run(flow) => {
-                        self.flows.spawn(flow);
+                        self.flows.start(flow);
                     }
                     Dispatched::Overloaded => {
                         // Reading pauses before this can happen; a race lands here.
@@ -292,87 +305,6 @@ impl Connection {
                 }
             }
         }
-    }
-
-    /// The namespace CONNECT: takes the session it names back (recovery on), authenticates
-    /// (through the policy), restores or acknowledges.
-    async fn connect(
-        &mut self,
-        token: Result<Option<String>, AuthError>,
-        request: RecoveryRequest,
-    ) {
-        let shared = self.engine.shared.clone();
-        let saved = match (&shared.recovery, request.pid.as_deref()) {
-            (Some(recovery), Some(pid)) => restore::take_session(&self.engine, recovery, pid).await,
-            _ => None,
-        };
-        if self.client.is_none() {
-            let sid = saved.as_ref().map_or_else(random_id, |s| s.sid.to_string());
-            self.socket.set_id(&sid);
-            self.engine.registry.register_id(&self.socket);
-            self.client = Some(Client::new(Arc::new(self.native_client())));
-        }
-        let sid = self.socket.id().to_owned();
-        let state = match dispatch::connect(&shared, &sid, Transport::Websocket, token).await {
-            Ok(state) => state,
-            Err(error) => {
-                let refusal = self.protocol.refused(&error);
-                let _ = self.socket.send(&refusal);
-                return;
-            }
-        };
-        self.socket.set_connected(state);
-        let Some(recovery) = shared.recovery.clone() else {
-            let ack = self.protocol.accepted(&sid, None);
-            self.acknowledge(&ack, &sid);
-            return;
-        };
-        // A session is recovered under its old private id, with its old socket id.
-        let asked = request.pid.is_some();
-        if let (Some(saved), Some(pid)) = (saved.filter(|s| *s.sid == *sid), request.pid) {
-            let ack = self.protocol.accepted(&sid, Some(&pid));
-            let offset = request.offset.as_deref();
-            let restored =
-                restore::restore(&self.engine, &recovery, &self.socket, saved, offset, ack).await;
-            if let Ok((denied, replayed)) = restored {
-                shared.metrics.recovery(RecoveryResult::Recovered, replayed);
-                recovery.sessions.attach(&pid, &sid);
-                self.pid = Some(pid);
-                for room in denied {
-                    let _ =
-                        self.socket.send_all(&restore::denied_reply(&room, self.socket.position()));
-                }
-                self.tell_connected(&sid);
-                return;
-            }
-            shared.metrics.recovery(RecoveryResult::Gap, 0);
-        } else if asked {
-            shared.metrics.recovery(RecoveryResult::Expired, 0);
-        }
-        let pid = random_id();
-        self.socket.set_position(recovery.history.current());
-        let ack = self.protocol.accepted(&sid, Some(&pid));
-        recovery.sessions.attach(&pid, &sid);
-        self.pid = Some(pid);
-        self.acknowledge(&ack, &sid);
-    }
-
-    fn acknowledge(&mut self, ack: &Bytes, sid: &str) {
-        if self.socket.send(ack).is_err() {
-            self.socket.begin_close(CloseReason::TransportError);
-            return;
-        }
-        self.tell_connected(sid);
-    }
-
-    /// Tells the app (if it listens) that socket `sid` connected, and from where.
-    fn tell_connected(&mut self, sid: &str) {
-        let user_agent = self.user_agent.take();
-        let stream = self.socket.stream();
-        dispatch::connected(&self.engine.shared, sid, || ConnectionInfo {
-            ip: hooks::peer_ip(stream).map(|ip| ip.to_string()),
-            user_agent,
-        });
     }
 
     /// Flushes what is queued, sends the close frame, and waits (briefly) for the client to
@@ -423,7 +355,7 @@ impl Drop for Connection {
     fn drop(&mut self) {
         // Closing first: a join racing this sees the socket gone and undoes itself.
         self.socket.begin_close(CloseReason::TransportClose);
-        self.flows.detach_all();
+        self.flows.detach();
         let reason = self.socket.close_reason().unwrap_or(CloseReason::TransportClose);
         if let (Some(recovery), Some(pid)) = (&self.engine.shared.recovery, &self.pid) {
             recovery.sessions.detach(pid);

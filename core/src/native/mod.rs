@@ -10,6 +10,7 @@
 
 pub mod client;
 pub mod conn;
+mod flows;
 pub mod frame;
 pub mod handshake;
 pub mod packet;
@@ -56,6 +57,14 @@ pub struct NativeEngine {
     pub registry: Arc<Registry>,
 }
 
+/// Where a connection's upgrade request head is when the engine takes it over.
+pub(crate) enum RequestHead<'a> {
+    /// Already read; `early` holds the websocket bytes that arrived with it.
+    Read { early: &'a [u8] },
+    /// Still in the socket's receive queue, `head_len` bytes long (it was peeked).
+    Unread { head_len: usize },
+}
+
 impl NativeEngine {
     /// An engine serving connections with `shared`.
     pub fn new(shared: Arc<Shared>) -> Self {
@@ -71,12 +80,34 @@ impl NativeEngine {
         head: Bytes,
         upgrade: NativeUpgrade,
     ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let early = &head[upgrade.head_len.min(head.len())..];
+        self.serve(stream, RequestHead::Read { early }, upgrade)
+    }
+
+    /// Takes over `stream`, whose upgrade request (recognized as `upgrade`) was only peeked:
+    /// it is still in the receive queue, and the connection's first read takes it with
+    /// whatever follows. A read of its own would cost a `recvfrom`, and leave the socket
+    /// marked readable, so the connection's first wait would pay another that finds nothing.
+    pub fn adopt_peeked(
+        self: &Arc<Self>,
+        stream: TcpStream,
+        upgrade: NativeUpgrade,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let head_len = upgrade.head_len;
+        self.serve(stream, RequestHead::Unread { head_len }, upgrade)
+    }
+
+    fn serve(
+        self: &Arc<Self>,
+        stream: TcpStream,
+        head: RequestHead<'_>,
+        upgrade: NativeUpgrade,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
         let config = &self.shared.config;
         let limits =
             QueueLimits { frames: config.max_buffered_packets, bytes: config.max_buffered_bytes };
         let socket = Arc::new(NativeSocket::new(self.registry.next_key(), stream, limits));
-        let early = &head[upgrade.head_len.min(head.len())..];
-        conn::serve(self.clone(), socket, &upgrade.accept, early, upgrade.user_agent)
+        conn::serve(self.clone(), socket, &upgrade.accept, head, upgrade.user_agent)
     }
 
     fn client(&self, socket: &Arc<NativeSocket>) -> NativeClient {

@@ -53,14 +53,7 @@ impl Server {
         else {
             return hand_back(stream, &give_back);
         };
-        // The peeked bytes are in the receive queue: one read takes exactly them.
-        let mut head = vec![0u8; peeked.len()];
-        match stream.try_read(&mut head) {
-            Ok(n) if n == head.len() => {
-                self.spawn(native.adopt(stream, Bytes::from(head), upgrade));
-            }
-            Ok(_) | Err(_) => tracing::warn!("a kept connection's request head could not be read"),
-        }
+        self.spawn(native.adopt_peeked(stream, upgrade));
     }
 
     /// The connection's first request head (with whatever followed it), without consuming
