@@ -26,8 +26,8 @@ class AuthContexts {
   }
 
   /**
-   * Dispatcher: `(callId, sid, token) => void`; answers `answerHookCall(callId, AUTH.STORED)`
-   * once the context is stored, or `(callId, AUTH.REFUSED, message)` (see `authenticate`).
+   * Dispatcher: `(callId, sid, token) => void`; answers `AUTH.STORED` once the context is
+   * stored, or `AUTH.REFUSED` with the message (see `authenticate`).
    */
   authenticateCall = (callId, sid, token) => {
     this.authenticate(sid, token).then((refusal) =>
