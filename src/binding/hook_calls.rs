@@ -1,11 +1,10 @@
 //! Hook calls on their way to JS, handed over in batches. Every hook call the core makes
 //! (authenticate, access check, socket notice, event, publish) joins one queue; the first
-//! call into an empty queue wakes Node's thread once, and JS then receives everything queued
-//! so far in one call. A threadsafe function per call instead costs Node's thread a queue
-//! lock shared with the runtime thread, a JS entry and a microtask checkpoint per call: on
-//! the connect path (two hook calls per connection) that was the largest share of Node's
-//! time after accepting. One queue also keeps every kind of call in the order the core made
-//! them (a `'gone'` notice never overtakes the `authenticate` it follows).
+//! call into an empty queue wakes Node's thread, and JS receives everything queued by then
+//! in one call (one JS entry and one microtask checkpoint per batch, not per call). One
+//! queue keeps every kind of call in the order the core made them: with a threadsafe
+//! function per hook, libuv drained their queues in handle order, so an event could reach
+//! JS after its socket's `'disconnect'` notice although the core made it first.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 

@@ -188,6 +188,8 @@ impl Connection {
                 self.carry_out(step).await;
             }
         }
+        // The flows run on as tasks of their own while the close lingers.
+        self.flows.detach();
         self.close_gracefully(timer).await;
     }
 

@@ -15,8 +15,10 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+mod echoes;
 mod wire;
 
+use echoes::Echoes;
 use wire::{command, decode, sequence_key, session_key, Command, Outgoing, SEQUENCE_SCRIPT};
 
 use super::{
@@ -65,6 +67,8 @@ pub struct RedisAdapter {
     links: Links,
     /// Where the publishing task gives back sequenced broadcasts it failed to publish.
     returns: Returns,
+    /// Own sequenced broadcasts Redis numbered that the subscription still owes.
+    echoes: Echoes,
     /// A connection for taking sessions, opened on first use and after a failure.
     takes: Arc<tokio::sync::Mutex<Option<redis::aio::MultiplexedConnection>>>,
 }
@@ -104,6 +108,7 @@ impl RedisAdapter {
         let dropped = Arc::new(AtomicU64::new(0));
         let links = Links::default();
         let returns = Returns::default();
+        let echoes = Echoes::default();
         // Sessions are taken on a connection of their own (a take never waits behind a
         // pipeline of publishes), opened now so the first recovery does not pay for it.
         let takes = tokio::time::timeout(timeout, client.get_multiplexed_async_connection())
@@ -117,7 +122,7 @@ impl RedisAdapter {
             shutdown,
             config.max_publish_age,
             (dropped.clone(), Health::new("Redis", "publish", links.publishing.clone())),
-            returns.clone(),
+            (returns.clone(), echoes.clone()),
         );
         let adapter = Arc::new(Self {
             origin,
@@ -129,6 +134,7 @@ impl RedisAdapter {
             links,
             takes: Arc::new(tokio::sync::Mutex::new(takes)),
             returns,
+            echoes,
         });
         Ok((adapter, Box::pin(publisher)))
     }
@@ -148,7 +154,7 @@ async fn publish_loop(
     shutdown: CancellationToken,
     max_age: Duration,
     (dropped, mut health): (Arc<AtomicU64>, Health),
-    returns: Returns,
+    (returns, echoes): (Returns, Echoes),
 ) {
     let mut backoff = Backoff::default();
     let mut batch: Vec<(Instant, Outgoing)> = Vec::with_capacity(MAX_PIPELINE);
@@ -172,7 +178,11 @@ async fn publish_loop(
             }
             let mut pipeline = redis::pipe();
             let clock_us = unix_millis(std::time::SystemTime::now()).saturating_mul(1000);
-            for command in batch.iter().filter_map(|(_, o)| command(o, &channel)) {
+            // Own broadcasts Redis is asked to number, in pipeline order: its replies are
+            // their numbers, kept until the subscription brings them back (`Echoes`).
+            let mut numbered = Vec::new();
+            for (_, outgoing) in &batch {
+                let Some(command) = command(outgoing, &channel) else { continue };
                 match command {
                     Command::Publish(payload) => {
                         pipeline.cmd("PUBLISH").arg(&channel).arg(payload).ignore();
@@ -186,16 +196,21 @@ async fn publish_loop(
                             .arg(head)
                             .arg(tail)
                             .arg(clock_us)
-                            .arg(&channel)
-                            .ignore();
+                            .arg(&channel);
+                        numbered.extend(outgoing.message().cloned());
                     }
                     Command::Session { key, session, ttl_ms } => {
                         pipeline.cmd("SET").arg(key).arg(session).arg("PX").arg(ttl_ms).ignore();
                     }
                 }
             }
-            match pipeline.query_async::<()>(&mut connection).await {
-                Ok(()) => {
+            match pipeline.query_async::<Vec<u64>>(&mut connection).await {
+                Ok(numbers) => {
+                    for (n, message) in numbers.into_iter().zip(numbered) {
+                        if let Some(mut unechoed) = echoes.published(n, message) {
+                            returns.give_back(&mut unechoed).await;
+                        }
+                    }
                     health.up();
                     backoff.reset();
                     batch.clear();
@@ -251,7 +266,8 @@ impl Adapter for RedisAdapter {
         let channel = self.channel.clone();
         let origin = self.origin.clone();
         let health = Health::new("Redis", "subscribe", self.links.receiving.clone());
-        Box::pin(follow((client, channel, origin), first, sink, shutdown, health))
+        let owed = (self.returns.clone(), self.echoes.clone());
+        Box::pin(follow((client, channel, origin), first, sink, shutdown, (health, owed)))
     }
 
     fn status(&self) -> AdapterStatus {
@@ -321,7 +337,7 @@ async fn follow(
     mut subscription: Option<redis::aio::PubSub>,
     sink: mpsc::Sender<ClusterMessage>,
     shutdown: CancellationToken,
-    mut health: Health,
+    (mut health, (returns, echoes)): (Health, (Returns, Echoes)),
 ) {
     let mut backoff = Backoff::default();
     let mut last = None;
@@ -339,6 +355,7 @@ async fn follow(
         };
         health.up();
         backoff.reset();
+        echoes.following();
         {
             let mut messages = pubsub.on_message();
             loop {
@@ -350,6 +367,7 @@ async fn follow(
                 let Some(message) = decode(msg.get_payload_bytes(), last) else { continue };
                 if let Order::Sequenced(sequence) = message.order {
                     last = Some(sequence.offset);
+                    echoes.echoed(sequence.offset);
                 }
                 if message.is_for(&origin) && sink.send(message).await.is_err() {
                     return;
@@ -357,6 +375,9 @@ async fn follow(
             }
         }
         health.down(&"subscription closed");
+        // What Redis numbered for this instance but never brought back: its members get it
+        // from here (unsequenced), not never.
+        returns.give_back_all(echoes.unfollowed().iter_mut()).await;
         if !pause(&shutdown, backoff.next_delay()).await {
             return;
         }

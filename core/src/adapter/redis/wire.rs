@@ -12,8 +12,9 @@ use crate::adapter::{from_unix_millis, unix_millis, ClusterMessage, MessageKind,
 /// at a time, so the numbers are published in order. A fresh counter (first use, or Redis
 /// lost its data) starts at the publisher's clock in microseconds, above any number given
 /// before as long as fewer than a million were given per second. `%.0f` prints the number
-/// exactly (Lua numbers are doubles; exact below 2^53). Sent with `EVAL` (Redis caches the
-/// compiled script): nothing to reload after Redis restarts.
+/// exactly (Lua numbers are doubles; exact below 2^53). Returns the number, which the
+/// publisher keeps until its subscription brings the broadcast back. Sent with `EVAL` (Redis
+/// caches the compiled script): nothing to reload after Redis restarts.
 pub const SEQUENCE_SCRIPT: &str = r"
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then
@@ -21,7 +22,7 @@ if n == 1 then
   redis.call('SET', KEYS[1], ARGV[3])
 end
 redis.call('PUBLISH', ARGV[4], ARGV[1] .. string.format('%.0f', n) .. ARGV[2])
-return 1
+return n
 ";
 
 /// The message on the wire: JSON with the payload embedded as is; `t` is when it was
@@ -60,6 +61,14 @@ pub enum Outgoing {
 
 impl Outgoing {
     /// The message, if it is one.
+    pub fn message(&self) -> Option<&ClusterMessage> {
+        match self {
+            Outgoing::Message(message) => Some(message),
+            Outgoing::Session { .. } => None,
+        }
+    }
+
+    /// The message, if it is one, to change.
     pub fn message_mut(&mut self) -> Option<&mut ClusterMessage> {
         match self {
             Outgoing::Message(message) => Some(message),
