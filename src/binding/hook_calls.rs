@@ -6,7 +6,14 @@
 //! function per hook, libuv drained their queues in handle order, so an event could reach
 //! JS after its socket's `'disconnect'` notice although the core made it first.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::{
+    cell::{Cell, RefCell},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, Mutex, MutexGuard, OnceLock, Weak,
+    },
+    time::Duration,
+};
 
 use napi::{
     bindgen_prelude::{FnArgs, Function, ToNapiValue},
@@ -15,8 +22,9 @@ use napi::{
     Status,
 };
 use napi_derive::napi;
+use tokio::sync::Notify;
 
-use crate::binding::{answers::Answers, hooks::JsPayload};
+use crate::binding::{answers::Answers, hooks::JsPayload, runtime};
 
 /// Slots per call in a batch: kind, call id, sid, then up to three arguments (unused ones
 /// are left empty).
@@ -144,53 +152,142 @@ impl ToNapiValue for HookBatch {
 /// Wakes Node's thread to take the queue (weak: it never keeps Node's event loop alive).
 type Wake = ThreadsafeFunction<(), (), FnArgs<(HookBatch,)>, Status, false, true>;
 
-type Queue = Arc<Mutex<Vec<HookCall>>>;
+/// Calls queued while a wake is deferred that make Node's thread take them at once.
+const WAKE_AT: usize = 64;
+/// The longest a deferred wake waits for its runtime thread to go idle (a runtime busy
+/// without a pause, e.g. under a long fan-out). Tokio's timers tick in milliseconds; 1 ms
+/// measured costlier than 5 (more timer wake-ups of the runtime during storms).
+const MAX_DEFER: Duration = Duration::from_millis(5);
 
-fn lock(queue: &Queue) -> MutexGuard<'_, Vec<HookCall>> {
-    queue.lock().unwrap_or_else(|e| e.into_inner())
+thread_local! {
+    /// Set on a runtime worker the first time it parks: its calls may defer their wake.
+    static PARKS: Cell<bool> = const { Cell::new(false) };
+    /// The queues whose wake this worker owes when it parks.
+    static OWED: RefCell<Vec<Arc<Shared>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The hook calls waiting for Node's thread, and the way to wake it.
-pub struct HookQueue {
-    calls: Queue,
+/// What the runtime and Node's thread share of one queue.
+struct Shared {
+    calls: Mutex<Vec<HookCall>>,
     wake: Wake,
+    /// A wake is owed: the queue went non-empty on a runtime worker.
+    deferred: AtomicBool,
+    /// Tells the late flusher a wake was deferred (or that the queue is gone).
+    deferred_now: Notify,
+    closed: AtomicBool,
+}
+
+impl Shared {
+    fn calls(&self) -> MutexGuard<'_, Vec<HookCall>> {
+        self.calls.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Wakes Node's thread to take the queue. When JS is gone the queued calls are dropped,
+    /// and so are the answers they wait for (they resolve `None`).
+    fn wake(&self) {
+        let status = self.wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
+        if status != Status::Ok {
+            tracing::warn!(%status, "hook calls could not reach JS");
+            let dropped = std::mem::take(&mut *self.calls());
+            for id in dropped.iter().filter_map(HookCall::answer_id) {
+                Answers::pending().forget(id);
+            }
+        }
+    }
+
+    /// Wakes Node's thread if a deferred wake is still owed.
+    fn wake_if_owed(&self) {
+        if self.deferred.swap(false, Ordering::AcqRel) {
+            self.wake();
+        }
+    }
+}
+
+/// Called by each runtime worker before it parks: wakes Node's thread for the queues that
+/// went non-empty while this worker ran, so one wake carries what the worker queued in its
+/// busy stretch. Waking it at each first call instead cost Node's thread more sleeps and
+/// wake-ups: 19,000-connection storms (5 alternating runs each) spent 1.57 → 1.47 times the
+/// load generator's CPU per join (server CPU ≈50 → ≈47 µs), handshake latency unchanged.
+pub fn wake_deferred() {
+    PARKS.with(|parks| parks.set(true));
+    let owed = OWED.with(|owed| std::mem::take(&mut *owed.borrow_mut()));
+    for shared in owed {
+        shared.wake_if_owed();
+    }
+}
+
+/// Wakes Node's thread for a deferred wake its worker has not paid within [`MAX_DEFER`].
+async fn wake_late(shared: Arc<Shared>) {
+    loop {
+        shared.deferred_now.notified().await;
+        if shared.closed.load(Ordering::Acquire) {
+            return;
+        }
+        tokio::time::sleep(MAX_DEFER).await;
+        shared.wake_if_owed();
+    }
+}
+
+/// The hook calls waiting for Node's thread, and the way to wake it. A call into an empty
+/// queue made on a runtime worker defers the wake until that worker is about to park (it
+/// will likely queue more first), [`WAKE_AT`] calls are queued, or [`MAX_DEFER`] passed;
+/// one made elsewhere wakes Node's thread at once.
+pub struct HookQueue {
+    shared: Arc<Shared>,
 }
 
 impl HookQueue {
     /// Queues calls for `dispatch`, `(batch) => void`, which receives each batch (see
     /// [`HookBatch`]) on Node's thread.
     pub fn new(dispatch: Function<'_, FnArgs<(HookBatch,)>, ()>) -> napi::Result<Self> {
-        let calls = Queue::default();
-        let taken = calls.clone();
+        let taken: Arc<OnceLock<Weak<Shared>>> = Arc::default();
+        let batches = taken.clone();
         let wake = dispatch
             .build_threadsafe_function::<()>()
             .weak::<true>()
             .callee_handled::<false>()
             .build_callback(move |_| {
-                let batch = std::mem::take(&mut *lock(&taken));
-                Ok(FnArgs::from((HookBatch(batch),)))
+                let batch = batches.get().and_then(Weak::upgrade).map(|shared| {
+                    shared.deferred.store(false, Ordering::Release);
+                    std::mem::take(&mut *shared.calls())
+                });
+                Ok(FnArgs::from((HookBatch(batch.unwrap_or_default()),)))
             })?;
-        Ok(Self { calls, wake })
+        let shared = Arc::new(Shared {
+            calls: Mutex::default(),
+            wake,
+            deferred: AtomicBool::new(false),
+            deferred_now: Notify::new(),
+            closed: AtomicBool::new(false),
+        });
+        let _ = taken.set(Arc::downgrade(&shared));
+        runtime::handle().spawn(wake_late(shared.clone()));
+        Ok(Self { shared })
     }
 
-    /// Queues `call`; the first call into an empty queue wakes Node's thread. When JS is gone
-    /// the queued calls are dropped, and so are the answers they wait for (they resolve
-    /// `None`).
+    /// Queues `call` (see [`HookQueue`] for when Node's thread is woken).
     pub(crate) fn push(&self, call: HookCall) {
-        let mut calls = lock(&self.calls);
-        let first = calls.is_empty();
+        let shared = &self.shared;
+        let mut calls = shared.calls();
         calls.push(call);
+        let queued = calls.len();
         drop(calls);
-        if !first {
-            return;
-        }
-        let status = self.wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
-        if status != Status::Ok {
-            tracing::warn!(%status, "hook calls could not reach JS");
-            let dropped = std::mem::take(&mut *lock(&self.calls));
-            for id in dropped.iter().filter_map(HookCall::answer_id) {
-                Answers::pending().forget(id);
+        if queued == 1 {
+            if !PARKS.with(Cell::get) {
+                return shared.wake();
             }
+            shared.deferred.store(true, Ordering::Release);
+            OWED.with(|owed| owed.borrow_mut().push(shared.clone()));
+            shared.deferred_now.notify_one();
+        } else if queued >= WAKE_AT {
+            shared.wake_if_owed();
         }
+    }
+}
+
+impl Drop for HookQueue {
+    fn drop(&mut self) {
+        self.shared.closed.store(true, Ordering::Release);
+        self.shared.deferred_now.notify_one();
     }
 }

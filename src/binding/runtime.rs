@@ -38,6 +38,10 @@ fn init_runtime() {
         .unwrap_or_else(default_workers);
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.enable_all().thread_name("modelence-ws").worker_threads(workers);
+    // Node's thread is woken for hook calls when a worker runs out of work (see
+    // `hook_calls::wake_deferred`), not at each call.
+    builder.on_thread_park(crate::binding::hook_calls::wake_deferred);
+    builder.on_thread_park(crate::binding::hook_calls::wake_deferred);
     // If the runtime cannot be built, napi falls back to its own default runtime.
     if let Ok(runtime) = builder.build() {
         create_custom_tokio_runtime(runtime);
