@@ -39,8 +39,9 @@ fn init_runtime() {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.enable_all().thread_name("modelence-ws").worker_threads(workers);
     // Node's thread is woken for hook calls when a worker runs out of work (see
-    // `hook_calls::wake_deferred`), not at each call.
-    builder.on_thread_park(crate::binding::hook_calls::wake_deferred);
+    // `hook_calls::wake_deferred`), not at each call. Not in the addon's unit tests: they
+    // link without Node, and the hook calls into napi.
+    #[cfg(not(test))]
     builder.on_thread_park(crate::binding::hook_calls::wake_deferred);
     // If the runtime cannot be built, napi falls back to its own default runtime.
     if let Ok(runtime) = builder.build() {
