@@ -1,7 +1,8 @@
 //! Hook calls on their way to JS, handed over in batches. Every hook call the core makes
-//! (authenticate, access check, socket notice, event, publish) joins one queue; the first
-//! call into an empty queue wakes Node's thread, and JS receives everything queued by then
-//! in one call (one JS entry and one microtask checkpoint per batch, not per call). One
+//! (authenticate, access check, socket notice, event, publish) joins one queue; Node's
+//! thread is woken once for what a runtime worker queued before it parks (see
+//! [`HookQueue`]), and JS receives everything queued by then in one call (one JS entry and
+//! one microtask checkpoint per batch, not per call). One
 //! queue keeps every kind of call in the order the core made them: with a threadsafe
 //! function per hook, libuv drained their queues in handle order, so an event could reach
 //! JS after its socket's `'disconnect'` notice although the core made it first.
@@ -81,67 +82,66 @@ impl HookCall {
 /// (one array instead of one per call: fewer objects for V8 to allocate and collect).
 pub struct HookBatch(Vec<HookCall>);
 
-/// Stores `value` at `index` of the JS array `array`.
-unsafe fn set_slot<V: ToNapiValue>(
+/// Writes one batch's slots into a JS array, in order.
+struct Slots {
     env: sys::napi_env,
     array: sys::napi_value,
-    index: usize,
-    value: V,
-) -> napi::Result<()> {
-    let value = V::to_napi_value(env, value)?;
-    // Batches are far below u32::MAX slots (each call is one allocation on the Rust side).
-    let index =
-        u32::try_from(index).map_err(|_| napi::Error::from_status(Status::GenericFailure))?;
-    napi::check_status!(sys::napi_set_element(env, array, index, value))
+    next: u32,
+}
+
+impl Slots {
+    /// Stores `value` in the next slot.
+    unsafe fn put<V: ToNapiValue>(&mut self, value: V) -> napi::Result<()> {
+        let value = V::to_napi_value(self.env, value)?;
+        napi::check_status!(sys::napi_set_element(self.env, self.array, self.next, value))?;
+        self.next += 1;
+        Ok(())
+    }
+
+    /// Starts the call at `index` of the batch with the slots every call has.
+    unsafe fn start(&mut self, index: usize, kind: u32, id: u32, sid: String) -> napi::Result<()> {
+        // Batches are far below u32::MAX slots (each call is one allocation on the Rust side).
+        self.next = u32::try_from(index * HOOK_CALL_FIELDS as usize)
+            .map_err(|_| napi::Error::from_status(Status::GenericFailure))?;
+        self.put(kind)?;
+        self.put(id)?;
+        self.put(sid)
+    }
 }
 
 impl ToNapiValue for HookBatch {
     unsafe fn to_napi_value(env: sys::napi_env, batch: Self) -> napi::Result<sys::napi_value> {
-        let fields = HOOK_CALL_FIELDS as usize;
         let mut array = std::ptr::null_mut();
-        napi::check_status!(sys::napi_create_array_with_length(
-            env,
-            batch.0.len() * fields,
-            &mut array
-        ))?;
+        let len = batch.0.len() * HOOK_CALL_FIELDS as usize;
+        napi::check_status!(sys::napi_create_array_with_length(env, len, &mut array))?;
+        let mut slots = Slots { env, array, next: 0 };
         for (n, call) in batch.0.into_iter().enumerate() {
-            let at = n * fields;
             match call {
                 HookCall::Authenticate { id, sid, token } => {
-                    set_slot(env, array, at, HOOK_AUTHENTICATE)?;
-                    set_slot(env, array, at + 1, id)?;
-                    set_slot(env, array, at + 2, sid)?;
-                    set_slot(env, array, at + 3, token)?;
+                    slots.start(n, HOOK_AUTHENTICATE, id, sid)?;
+                    slots.put(token)?;
                 }
                 HookCall::CheckAccess { id, sid, category, channel_id } => {
-                    set_slot(env, array, at, HOOK_CHECK_ACCESS)?;
-                    set_slot(env, array, at + 1, id)?;
-                    set_slot(env, array, at + 2, sid)?;
-                    set_slot(env, array, at + 3, category)?;
-                    set_slot(env, array, at + 4, channel_id)?;
+                    slots.start(n, HOOK_CHECK_ACCESS, id, sid)?;
+                    slots.put(category)?;
+                    slots.put(channel_id)?;
                 }
                 HookCall::SocketNotice { sid, notice, detail } => {
-                    set_slot(env, array, at, HOOK_SOCKET_NOTICE)?;
-                    set_slot(env, array, at + 1, 0u32)?;
-                    set_slot(env, array, at + 2, sid)?;
-                    set_slot(env, array, at + 3, notice)?;
-                    set_slot(env, array, at + 4, detail)?;
+                    slots.start(n, HOOK_SOCKET_NOTICE, 0, sid)?;
+                    slots.put(notice)?;
+                    slots.put(detail)?;
                 }
                 HookCall::Event { id, sid, event, payload, wants_ack } => {
-                    set_slot(env, array, at, HOOK_EVENT)?;
-                    set_slot(env, array, at + 1, id)?;
-                    set_slot(env, array, at + 2, sid)?;
-                    set_slot(env, array, at + 3, event)?;
-                    set_slot(env, array, at + 4, payload)?;
-                    set_slot(env, array, at + 5, wants_ack)?;
+                    slots.start(n, HOOK_EVENT, id, sid)?;
+                    slots.put(event)?;
+                    slots.put(payload)?;
+                    slots.put(wants_ack)?;
                 }
                 HookCall::Publish { id, sid, category, channel_id, json } => {
-                    set_slot(env, array, at, HOOK_PUBLISH)?;
-                    set_slot(env, array, at + 1, id)?;
-                    set_slot(env, array, at + 2, sid)?;
-                    set_slot(env, array, at + 3, category)?;
-                    set_slot(env, array, at + 4, channel_id)?;
-                    set_slot(env, array, at + 5, json)?;
+                    slots.start(n, HOOK_PUBLISH, id, sid)?;
+                    slots.put(category)?;
+                    slots.put(channel_id)?;
+                    slots.put(json)?;
                 }
             }
         }
