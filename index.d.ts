@@ -38,7 +38,7 @@ export declare class NativeServer {
    * Builds a server. `hookCalls` receives every hook call in batches (see the `HOOK_*`
    * kinds); without `authenticates` every connection is anonymous.
    */
-  constructor(options: NativeServerOptions, authenticates: boolean, hookCalls: (batch: unknown[]) => void, localMembers?: ((channel: string) => string) | undefined | null)
+  constructor(options: NativeServerOptions, authenticates: boolean, hookCalls: (...batch: unknown[]) => void, localMembers?: ((channel: string) => string) | undefined | null)
   /** Standalone mode: listens on `host:port` (0 = any free port); resolves to the port. */
   listen(host: string, port: number): Promise<number>
   /**

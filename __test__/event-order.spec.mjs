@@ -57,3 +57,23 @@ test('a long-polling client may keep maxHttpBufferSize bytes of events in line b
   assert.equal(await gone, 'io server disconnect');
   assert.ok(patient.connected, 'other clients are unaffected');
 });
+
+test("more hook calls than one JS call carries arrive whole and in each client's order", async (t) => {
+  const { url, server } = await startServer(t, {});
+  const seen = new Map();
+  server.onEvent('n', (socket, n) => {
+    const mine = seen.get(socket.id) ?? [];
+    mine.push(n);
+    seen.set(socket.id, mine);
+    return n;
+  });
+  const clients = await Promise.all(Array.from({ length: 40 }, () => connect(t, url, {})));
+  const answers = clients.map((client) => Array.from({ length: 16 }, (_, n) => client.emitWithAck('n', n)));
+  // Node's thread stops while the 640 events are read natively, so they queue as one batch,
+  // more than one JS call is given (256 calls).
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 400);
+  const sent = Array.from({ length: 16 }, (_, n) => n);
+  for (const pending of answers) assert.deepEqual(await Promise.all(pending), sent, 'every event answered');
+  assert.equal(seen.size, 40);
+  for (const [, got] of seen) assert.deepEqual(got, sent, "each client's events in the order sent");
+});

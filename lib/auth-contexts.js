@@ -30,14 +30,14 @@ class AuthContexts {
    * stored, or `AUTH.REFUSED` with the message (see `authenticate`).
    */
   authenticateCall = (callId, sid, token) => {
-    this.authenticate(sid, token).then((refusal) =>
+    this.#authenticateThen(sid, token, (refusal) =>
       refusal === null ? answerCall(callId, AUTH.STORED) : answerCall(callId, AUTH.REFUSED, refusal),
     );
   };
 
   /** Dispatcher: `(callId, sid, category, id) => void`; answers with the `ACCESS` code. */
   checkAccessCall = (callId, sid, category, id) => {
-    this.checkAccess(sid, category, id).then((verdict) => answerCall(callId, verdict));
+    this.#checkAccessThen(sid, category, id, (verdict) => answerCall(callId, verdict));
   };
 
   /**
@@ -68,30 +68,32 @@ class AuthContexts {
    * store its context. A late result of an attempt Rust gave up on (timeout, then `forget`,
    * then another CONNECT) is discarded, so it never becomes another attempt's context.
    */
-  authenticate = async (sid, token) => {
+  authenticate = (sid, token) => new Promise((resolve) => this.#authenticateThen(sid, token, resolve));
+
+  /** `authenticate`, reporting to `done(null | message)` (every connection passes here). */
+  #authenticateThen(sid, token, done) {
     const attempt = ++this.#nextAttempt;
     this.#attempts.set(sid, attempt);
-    try {
-      const context = await this.#authenticate(token);
+    const stored = (context) => {
       const current = this.#settle(sid, attempt);
       if (context === null || typeof context !== 'object') {
         debug('authenticate returned %s instead of { user, session, roles }', typeof context);
-        return 'Authentication failed';
+        return done('Authentication failed');
       }
-      if (!current) {
-        // Rust gave up on this attempt (timeout): a later attempt may already be running.
-        // Refuse rather than let the connection through without its context.
-        return 'Authentication failed';
-      }
+      // Rust gave up on this attempt (timeout): a later attempt may already be running.
+      // Refuse rather than let the connection through without its context.
+      if (!current) return done('Authentication failed');
       this.#contexts.set(sid, context);
-      return null;
-    } catch (error) {
+      return done(null);
+    };
+    const refused = (error) => {
       this.#settle(sid, attempt);
       const message = error instanceof Error ? error.message : String(error);
       debug('authenticate refused %s: %s', sid, message);
-      return message || 'Authentication failed';
-    }
-  };
+      done(message || 'Authentication failed');
+    };
+    settleWith(this.#authenticate, token, stored, refused);
+  }
 
   /** Ends `attempt` of `sid`; whether it was still the current one (not superseded, not forgotten). */
   #settle(sid, attempt) {
@@ -101,28 +103,33 @@ class AuthContexts {
   }
 
   /** `(sid, category, id) => Promise<ACCESS.*>`: never rejects. */
-  checkAccess = async (sid, category, id) => {
+  checkAccess = (sid, category, id) => new Promise((resolve) => this.#checkAccessThen(sid, category, id, resolve));
+
+  /** `checkAccess`, reporting to `done(ACCESS.*)` (every join passes here). */
+  #checkAccessThen(sid, category, id, done) {
     const check = this.#checks.get(category);
-    if (!check) return ACCESS.DENIED;
+    if (!check) return done(ACCESS.DENIED);
     const context = this.get(sid);
     const channel = `${category}:${id}`;
-    try {
-      const allowed = await check({
-        user: context.user ?? null,
-        session: context.session ?? null,
-        roles: Array.isArray(context.roles) ? context.roles : [],
-        channelId: id,
-        channel,
-      });
-      if (allowed === true) return ACCESS.ALLOWED;
-      if (allowed === false) return ACCESS.DENIED;
+    const params = {
+      user: context.user ?? null,
+      session: context.session ?? null,
+      roles: Array.isArray(context.roles) ? context.roles : [],
+      channelId: id,
+      channel,
+    };
+    const verdict = (allowed) => {
+      if (allowed === true) return done(ACCESS.ALLOWED);
+      if (allowed === false) return done(ACCESS.DENIED);
       debug('access check for %s returned %s instead of a boolean: denied', channel, typeof allowed);
-      return ACCESS.FAILED;
-    } catch (error) {
+      return done(ACCESS.FAILED);
+    };
+    const failed = (error) => {
       debug('access check for %s threw: %s', channel, error && error.stack);
-      return ACCESS.FAILED;
-    }
-  };
+      done(ACCESS.FAILED);
+    };
+    return settleWith(check, params, verdict, failed);
+  }
 
   /** `(sid, category, id, json) => Promise<{ json } | { error }>`: runs `onPublish`; never rejects. */
   publish = async (sid, category, id, json) => {
@@ -148,6 +155,27 @@ class AuthContexts {
     this.#attempts.delete(sid);
     this.#contexts.delete(sid);
   };
+}
+
+/**
+ * Calls the app's `hook(arg)` and passes its value (awaited when it is a thenable) to
+ * `onValue`, or what it threw or rejected with to `onError`. One `then` per call, and none
+ * for a synchronous hook: the connect path calls two hooks per connection, and async wrappers
+ * cost each a promise, an async frame and a microtask more.
+ */
+function settleWith(hook, arg, onValue, onError) {
+  let result;
+  try {
+    result = hook(arg);
+    // A native promise settles once; any other thenable goes through one, as `await` would.
+    if (result instanceof Promise) return result.then(onValue, onError);
+    if (result !== null && (typeof result === 'object' || typeof result === 'function') && typeof result.then === 'function') {
+      return Promise.resolve(result).then(onValue, onError);
+    }
+  } catch (error) {
+    return onError(error);
+  }
+  return onValue(result);
 }
 
 module.exports = { AuthContexts };

@@ -7,8 +7,8 @@ const FIELDS = native.HOOK_CALL_FIELDS;
 
 /**
  * The function the native side hands every hook call to, in batches, in the order it made
- * them: a flat array of `HOOK_CALL_FIELDS` slots per call (kind, call id, sid, then the
- * call's arguments; see the `HOOK_*` kinds in `index.d.ts`). Each call goes to the
+ * them: `HOOK_CALL_FIELDS` arguments per call (kind, call id, sid, then the call's
+ * arguments; see the `HOOK_*` kinds in `index.d.ts`). Each call goes to the
  * dispatcher that owns its hook: `contexts` (authenticate, access checks, publishes) or
  * `events` (socket notices and client events). Dispatchers answer by call id themselves.
  */
@@ -31,7 +31,7 @@ function hookCallDispatcher(contexts, events) {
         return debug('unknown hook call kind %s', batch[at]);
     }
   };
-  return (batch) => {
+  return (...batch) => {
     for (let at = 0; at < batch.length; at += FIELDS) {
       // One call's failure must not cost the rest of the batch their answers.
       try {

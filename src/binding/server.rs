@@ -81,9 +81,9 @@ impl JsNativeServer {
     pub fn new(
         options: JsServerOptions,
         authenticates: bool,
-        #[napi(ts_arg_type = "(batch: unknown[]) => void")] hook_calls: Function<
+        #[napi(ts_arg_type = "(...batch: unknown[]) => void")] hook_calls: Function<
             '_,
-            FnArgs<(HookBatch,)>,
+            HookBatch,
             (),
         >,
         #[napi(ts_arg_type = "((channel: string) => string) | undefined | null")]
