@@ -102,10 +102,7 @@ class AuthContexts {
     return true;
   }
 
-  /** `(sid, category, id) => Promise<ACCESS.*>`: never rejects. */
-  checkAccess = (sid, category, id) => new Promise((resolve) => this.#checkAccessThen(sid, category, id, resolve));
-
-  /** `checkAccess`, reporting to `done(ACCESS.*)` (every join passes here). */
+  /** Runs the access check of `category` for `sid` joining `category:id`; reports `done(ACCESS.*)`. */
   #checkAccessThen(sid, category, id, done) {
     const check = this.#checks.get(category);
     if (!check) return done(ACCESS.DENIED);
