@@ -18,3 +18,16 @@ pub async fn force_async_panic(message: String) -> napi::Result<()> {
     let task = tokio::spawn(async move { panic!("{message}") });
     task.await.map_err(|e| napi::Error::from_reason(format!("internal failure: {e}")))
 }
+
+/// Keeps the runtime's workers busy for `ms` without letting them park: a task that yields
+/// until then (a yielded task is polled again before a worker would sleep). Lets a test
+/// prove that hook calls made meanwhile still reach JS within the deferred wake's bound.
+#[doc(hidden)]
+#[napi(js_name = "__busyRuntime")]
+pub async fn busy_runtime(ms: u32) -> napi::Result<()> {
+    let until = std::time::Instant::now() + std::time::Duration::from_millis(ms.into());
+    while std::time::Instant::now() < until {
+        tokio::task::yield_now().await;
+    }
+    Ok(())
+}
