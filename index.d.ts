@@ -197,8 +197,8 @@ export interface ForwardedResponse {
 export declare const HOOK_AUTHENTICATE: number
 
 /**
- * Slots per call in a batch: kind, call id, sid, then up to three arguments (unused ones
- * are left empty).
+ * Arguments per call in a batch: kind, call id, sid, then up to three arguments (unused
+ * ones are `undefined`).
  */
 export declare const HOOK_CALL_FIELDS: number
 

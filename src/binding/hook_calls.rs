@@ -2,10 +2,11 @@
 //! (authenticate, access check, socket notice, event, publish) joins one queue; Node's
 //! thread is woken once for what a runtime worker queued before it parks (see
 //! [`HookQueue`]), and JS receives everything queued by then in one call (one JS entry and
-//! one microtask checkpoint per batch, not per call). One
-//! queue keeps every kind of call in the order the core made them: with a threadsafe
-//! function per hook, libuv drained their queues in handle order, so an event could reach
-//! JS after its socket's `'disconnect'` notice although the core made it first.
+//! one microtask checkpoint per batch, not per call; at most [`MAX_BATCH`] calls, the rest
+//! in the next one). One queue keeps every kind of call in the order the core made them:
+//! with a threadsafe function per hook, libuv drained their queues in handle order, so an
+//! event could reach JS after its socket's `'disconnect'` notice although the core made it
+//! first.
 
 use std::{
     cell::{Cell, RefCell},
@@ -27,8 +28,8 @@ use tokio::sync::Notify;
 
 use crate::binding::{answers::Answers, hooks::JsPayload, runtime};
 
-/// Slots per call in a batch: kind, call id, sid, then up to three arguments (unused ones
-/// are left empty).
+/// Arguments per call in a batch: kind, call id, sid, then up to three arguments (unused
+/// ones are `undefined`).
 #[napi]
 pub const HOOK_CALL_FIELDS: u32 = 6;
 /// Kind of `[kind, callId, sid, token]`: answered with an `ANSWER_AUTH_*` code.
