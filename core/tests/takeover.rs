@@ -177,3 +177,18 @@ async fn a_closed_server_refuses_so_the_caller_keeps_the_connection() {
     let refused = server.server.take_over_fd(accepted.as_raw_fd(), app.give_back.clone());
     assert!(matches!(refused, Err(ServeError::Closed)));
 }
+
+#[tokio::test]
+async fn a_silent_connection_is_handed_back_when_the_server_closes() {
+    let server = TestServer::start(Config::default(), TestHooks::default()).await;
+    let mut app = App::new().await;
+    let mut client = app.connect_and_offer(&server).await;
+    // A partial head: the takeover waits for the rest (up to its 10 s head timeout).
+    client.write_all(b"GET /socket.io/?EIO=4").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let started = std::time::Instant::now();
+    server.server.close().await;
+    let mut back = app.handed_back().await;
+    assert!(started.elapsed() < Duration::from_secs(2), "closing waited {:?}", started.elapsed());
+    assert_eq!(read_exactly(&mut back, 21).await, b"GET /socket.io/?EIO=4");
+}

@@ -7,13 +7,16 @@
 //! its socket object, HTTP parser and `upgrade` event.
 
 use std::{
+    io,
+    mem::MaybeUninit,
     os::fd::{OwnedFd, RawFd},
     sync::Arc,
+    task::{Context, Poll},
     time::Duration,
 };
 
 use bytes::Bytes;
-use tokio::{net::TcpStream, time::Instant};
+use tokio::{io::ReadBuf, net::TcpStream};
 
 use crate::{
     errors::ServeError,
@@ -27,8 +30,7 @@ use crate::{
 /// Takes back a connection the server did not keep, its bytes unread; it owns the descriptor.
 pub type GiveBack = Arc<dyn Fn(OwnedFd) + Send + Sync>;
 
-/// How long to wait before peeking again at a request head that arrived in parts (a peek
-/// leaves the socket readable, so readiness cannot say when more has come).
+/// How long to wait before peeking again at a request head that arrived in parts.
 const PEEK_RETRY: Duration = Duration::from_millis(5);
 
 impl Server {
@@ -60,35 +62,37 @@ impl Server {
     /// it; `None` when it is not complete within [`HEAD_TIMEOUT`] and [`MAX_SNIFFED_HEAD`]
     /// bytes, the peer closed, or the server is closing. No buffer is held while waiting:
     /// a connection that sends nothing costs its task and descriptor only, as in standalone
-    /// mode, until the timeout gives it back.
+    /// mode, until the timeout gives it back. A head that is already there (the usual case)
+    /// costs one peek and no timer.
     async fn peek_head(&self, stream: &TcpStream) -> Option<Bytes> {
-        let deadline = Instant::now() + HEAD_TIMEOUT;
-        loop {
-            tokio::select! {
-                _ = self.shutdown.cancelled() => return None,
-                _ = tokio::time::sleep_until(deadline) => return None,
-                ready = stream.readable() => ready.ok()?,
+        let head = async {
+            loop {
+                let peeked = std::future::poll_fn(|cx| poll_peek_head(stream, cx)).await.ok()?;
+                if head_end(&peeked).is_some() {
+                    return Some(peeked);
+                }
+                if peeked.is_empty() || peeked.len() == MAX_SNIFFED_HEAD {
+                    return None;
+                }
+                // A peek leaves the socket readable, so readiness cannot say when more has come.
+                tokio::time::sleep(PEEK_RETRY).await;
             }
-            let mut buffer = vec![0u8; MAX_SNIFFED_HEAD];
-            let peeked = tokio::select! {
-                _ = self.shutdown.cancelled() => return None,
-                _ = tokio::time::sleep_until(deadline) => return None,
-                peeked = stream.peek(&mut buffer) => peeked.ok()?,
-            };
-            if head_end(&buffer[..peeked]).is_some() {
-                buffer.truncate(peeked);
-                return Some(Bytes::from(buffer));
-            }
-            if peeked == 0 || peeked == buffer.len() {
-                return None;
-            }
-            drop(buffer); // not held across the wait below
-            tokio::select! {
-                _ = self.shutdown.cancelled() => return None,
-                _ = tokio::time::sleep_until(deadline.min(Instant::now() + PEEK_RETRY)) => {}
-            }
+        };
+        tokio::select! {
+            biased;
+            head = tokio::time::timeout(HEAD_TIMEOUT, head) => head.ok().flatten(),
+            _ = self.shutdown.cancelled() => None,
         }
     }
+}
+
+/// Peeks at what `stream` has received so far, at most [`MAX_SNIFFED_HEAD`] bytes, into a
+/// buffer that lives on the stack for this poll only (never in the waiting task); the bytes
+/// come back copied, so a kept head holds its own length and no more.
+fn poll_peek_head(stream: &TcpStream, cx: &mut Context<'_>) -> Poll<io::Result<Bytes>> {
+    let mut storage = [MaybeUninit::<u8>::uninit(); MAX_SNIFFED_HEAD];
+    let mut buffer = ReadBuf::uninit(&mut storage);
+    stream.poll_peek(cx, &mut buffer).map_ok(|_| Bytes::copy_from_slice(buffer.filled()))
 }
 
 /// Releases `stream` from the runtime without closing it and gives its descriptor back.
