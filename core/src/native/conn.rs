@@ -181,7 +181,7 @@ impl Connection {
                     None
                 }
                 () = self.flows.next_done(), if self.flows.running() => None,
-                _ = self.socket.wake.notified() => None,
+                () = self.socket.wake.woken() => None,
                 _ = timer.as_mut() => self.protocol.on_timer(Instant::now()),
             };
             if let Some(step) = timed {

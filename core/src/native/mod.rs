@@ -18,6 +18,7 @@ pub mod protocol;
 pub mod registry;
 pub mod restore;
 pub mod socket;
+mod task_wake;
 
 #[cfg(test)]
 mod mutation_props;

@@ -17,12 +17,9 @@ use std::{
 };
 
 use bytes::Bytes;
-use tokio::{
-    io::Interest,
-    net::TcpStream,
-    sync::{oneshot, Notify},
-};
+use tokio::{io::Interest, net::TcpStream, sync::oneshot};
 
+use super::task_wake::TaskWake;
 use crate::{payload::Payload, socket_state::SocketState};
 
 /// Most frames written in one `sendmsg` when flushing the queue (4 KiB of `IoSlice`s on the
@@ -124,7 +121,7 @@ pub struct NativeSocket {
     stream: TcpStream,
     queue: Mutex<SendQueue>,
     /// Wakes the connection task: there is something to flush, or the socket is closing.
-    pub(crate) wake: Notify,
+    pub(crate) wake: TaskWake,
     limits: QueueLimits,
     connected: AtomicBool,
     close_reason: OnceLock<CloseReason>,
@@ -148,7 +145,7 @@ impl NativeSocket {
             id: OnceLock::new(),
             stream,
             queue: Mutex::new(SendQueue::default()),
-            wake: Notify::new(),
+            wake: TaskWake::default(),
             limits: QueueLimits { frames: limits.frames.max(1), bytes: limits.bytes.max(1) },
             connected: AtomicBool::new(false),
             close_reason: OnceLock::new(),
@@ -211,7 +208,7 @@ impl NativeSocket {
     pub fn begin_close(&self, reason: CloseReason) -> bool {
         let started = self.close_reason.set(reason).is_ok();
         if started {
-            self.wake.notify_one();
+            self.wake.wake();
         }
         started
     }
@@ -222,7 +219,7 @@ impl NativeSocket {
         self.begin_close(reason);
         *lock(&self.queue) = SendQueue::default();
         let _ = socket2::SockRef::from(&self.stream).shutdown(std::net::Shutdown::Both);
-        self.wake.notify_one();
+        self.wake.wake();
     }
 
     /// Sends one frame (shared, never copied per recipient).
@@ -307,7 +304,7 @@ impl NativeSocket {
         match self.flush() {
             Ok(true) => Ok(()),
             Ok(false) => {
-                self.wake.notify_one();
+                self.wake.wake();
                 Ok(())
             }
             Err(_) => {
