@@ -11,9 +11,11 @@ const ANONYMOUS = Object.freeze({ user: null, session: null, roles: Object.freez
  * three dispatchers below and tells it when a connection is gone.
  */
 class AuthContexts {
+  /**
+   * sid → its stored context (an object), or the number of its `authenticate` attempt still
+   * awaited: one entry per connection, so a connect costs one insertion, not two and a delete.
+   */
   #contexts = new Map();
-  /** sid → the attempt number of its latest `authenticate` call still awaited. */
-  #attempts = new Map();
   #nextAttempt = 0;
   #authenticate;
   #checks;
@@ -52,14 +54,15 @@ class AuthContexts {
     );
   };
 
-  /** Number of connections with a stored context. */
+  /** Number of connections with a stored context or an `authenticate` call awaited. */
   get size() {
     return this.#contexts.size;
   }
 
   /** The auth context of connection `sid` (anonymous when none was stored). */
   get(sid) {
-    return this.#contexts.get(sid) ?? ANONYMOUS;
+    const context = this.#contexts.get(sid);
+    return typeof context === 'object' ? context : ANONYMOUS;
   }
 
   /**
@@ -73,16 +76,16 @@ class AuthContexts {
   /** `authenticate`, reporting to `done(null | message)` (every connection passes here). */
   #authenticateThen(sid, token, done) {
     const attempt = ++this.#nextAttempt;
-    this.#attempts.set(sid, attempt);
+    this.#contexts.set(sid, attempt);
     const stored = (context) => {
-      const current = this.#settle(sid, attempt);
       if (context === null || typeof context !== 'object') {
+        this.#settle(sid, attempt);
         debug('authenticate returned %s instead of { user, session, roles }', typeof context);
         return done('Authentication failed');
       }
       // Rust gave up on this attempt (timeout): a later attempt may already be running.
       // Refuse rather than let the connection through without its context.
-      if (!current) return done('Authentication failed');
+      if (this.#contexts.get(sid) !== attempt) return done('Authentication failed');
       this.#contexts.set(sid, context);
       return done(null);
     };
@@ -95,11 +98,9 @@ class AuthContexts {
     settleWith(this.#authenticate, token, stored, refused);
   }
 
-  /** Ends `attempt` of `sid`; whether it was still the current one (not superseded, not forgotten). */
+  /** Ends `attempt` of `sid` without a context, unless it was superseded or forgotten. */
   #settle(sid, attempt) {
-    if (this.#attempts.get(sid) !== attempt) return false;
-    this.#attempts.delete(sid);
-    return true;
+    if (this.#contexts.get(sid) === attempt) this.#contexts.delete(sid);
   }
 
   /** Runs the access check of `category` for `sid` joining `category:id`; reports `done(ACCESS.*)`. */
@@ -149,7 +150,6 @@ class AuthContexts {
 
   /** `(sid) => void`: the connection is gone. */
   forget = (sid) => {
-    this.#attempts.delete(sid);
     this.#contexts.delete(sid);
   };
 }
