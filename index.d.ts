@@ -48,18 +48,15 @@ export declare class NativeServer {
    */
   adopt(fd: number, head: Buffer): void
   /**
-   * Attach mode, early takeover: `giveBack(fd)` receives each connection
-   * [`JsNativeServer::take_over`] does not keep, unread; JS owns that descriptor. Set once.
+   * Attach mode, early takeover: returns `takeOver(fd)`, which offers the just-accepted
+   * TCP connection `fd` (duplicated; the caller closes its own copy) before anything was
+   * read from it. A new websocket session is served natively; anything else goes to
+   * `giveBack(fd)` unread, and JS owns that descriptor. `takeOver` throws (the caller then
+   * serves the connection itself) when the server is closed. A plain function rather than
+   * a method: Node's thread calls it for every accepted connection, and a method call
+   * pays napi-rs's receiver checks and borrow tracking (≈4 % of that thread in a storm).
    */
-  setGiveBack(giveBack: (fd: number) => void): void
-  /**
-   * Attach mode, early takeover: offers the just-accepted TCP connection `fd`
-   * (duplicated; the caller closes its own copy) before anything was read from it. A new
-   * websocket session is served natively; anything else goes to `giveBack`. Throws (the
-   * caller then serves the connection itself) when the server is closed or `setGiveBack`
-   * was not called.
-   */
-  takeOver(fd: number): void
+  takeOverWith(giveBack: (fd: number) => void): (fd: number) => void
   /**
    * Attach mode without a descriptor (TLS, Windows): serves a connection whose bytes JS
    * relays. `head` is the request head plus bytes already read; server bytes go to `sink`.

@@ -16,7 +16,7 @@ const { debug } = require('./log');
  */
 function takeOverConnections(httpServer, native) {
   if (process.platform === 'win32' || httpServer instanceof tls.Server) return () => {};
-  native.setGiveBack((fd) => giveBack(httpServer, fd));
+  const takeOver = native.takeOverWith((fd) => giveBack(httpServer, fd));
   let hooked = null;
   let original = null;
 
@@ -30,7 +30,7 @@ function takeOverConnections(httpServer, native) {
     const fd = clientHandle && clientHandle.fd;
     if (err || typeof fd !== 'number' || fd < 0) return original.call(this, err, clientHandle);
     try {
-      native.takeOver(fd);
+      takeOver(fd);
     } catch (error) {
       debug('takeover refused, Node serves the connection: %s', error.message);
       return original.call(this, err, clientHandle);

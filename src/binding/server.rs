@@ -8,6 +8,7 @@ use http_body_util::Full;
 use napi::{
     bindgen_prelude::{Buffer, FnArgs, Function},
     threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode},
+    Env,
 };
 use napi_derive::napi;
 
@@ -24,7 +25,7 @@ use crate::{
     core::{config::Config, errors::SocketOpError, server::Server},
 };
 
-/// `(fd) => void`: takes a connection the server did not keep (see `setGiveBack`).
+/// `(fd) => void`: takes a connection the server did not keep (see `takeOverWith`).
 pub type GiveBackFn =
     ThreadsafeFunction<FnArgs<(i32,)>, (), FnArgs<(i32,)>, napi::Status, false, true>;
 
@@ -68,9 +69,6 @@ pub struct JsAckOutcome {
 #[napi(js_name = "NativeServer")]
 pub struct JsNativeServer {
     server: Arc<Server>,
-    /// Where [`JsNativeServer::take_over`] hands back what it does not keep (set once).
-    #[cfg(unix)]
-    give_back: std::sync::OnceLock<crate::core::server::GiveBack>,
 }
 
 #[napi]
@@ -95,11 +93,7 @@ impl JsNativeServer {
         let callbacks = JsCallbacks { calls, authenticates, local_members };
         let hooks = Arc::new(JsHooks::new(callbacks));
         let server = Server::start(config, hooks, runtime::handle());
-        Ok(Self {
-            server,
-            #[cfg(unix)]
-            give_back: std::sync::OnceLock::new(),
-        })
+        Ok(Self { server })
     }
 
     /// Standalone mode: listens on `host:port` (0 = any free port); resolves to the port.
@@ -127,13 +121,19 @@ impl JsNativeServer {
         }
     }
 
-    /// Attach mode, early takeover: `giveBack(fd)` receives each connection
-    /// [`JsNativeServer::take_over`] does not keep, unread; JS owns that descriptor. Set once.
-    #[napi(catch_unwind)]
-    pub fn set_give_back(
+    /// Attach mode, early takeover: returns `takeOver(fd)`, which offers the just-accepted
+    /// TCP connection `fd` (duplicated; the caller closes its own copy) before anything was
+    /// read from it. A new websocket session is served natively; anything else goes to
+    /// `giveBack(fd)` unread, and JS owns that descriptor. `takeOver` throws (the caller then
+    /// serves the connection itself) when the server is closed. A plain function rather than
+    /// a method: Node's thread calls it for every accepted connection, and a method call
+    /// pays napi-rs's receiver checks and borrow tracking (≈4 % of that thread in a storm).
+    #[napi(catch_unwind, ts_return_type = "(fd: number) => void")]
+    pub fn take_over_with<'env>(
         &self,
+        env: &'env Env,
         #[napi(ts_arg_type = "(fd: number) => void")] give_back: GiveBackFn,
-    ) -> napi::Result<()> {
+    ) -> napi::Result<Function<'env, FnArgs<(i32,)>, ()>> {
         #[cfg(unix)]
         {
             let give_back: crate::core::server::GiveBack = Arc::new(move |fd| {
@@ -149,35 +149,15 @@ impl JsNativeServer {
                     });
                 }
             });
-            self.give_back
-                .set(give_back)
-                .map_err(|_| invalid_arg("setGiveBack was already called on this server"))
+            let server = self.server.clone();
+            env.create_function_from_closure("takeOver", move |call| {
+                let fd: i32 = call.get(0)?;
+                server.take_over_fd(fd, give_back.clone()).map_err(serve_error)
+            })
         }
         #[cfg(not(unix))]
         {
-            let _ = give_back;
-            Err(invalid_arg("taking over connections is only supported on Unix"))
-        }
-    }
-
-    /// Attach mode, early takeover: offers the just-accepted TCP connection `fd`
-    /// (duplicated; the caller closes its own copy) before anything was read from it. A new
-    /// websocket session is served natively; anything else goes to `giveBack`. Throws (the
-    /// caller then serves the connection itself) when the server is closed or `setGiveBack`
-    /// was not called.
-    #[napi(catch_unwind)]
-    pub fn take_over(&self, fd: i32) -> napi::Result<()> {
-        #[cfg(unix)]
-        {
-            let give_back = self
-                .give_back
-                .get()
-                .ok_or_else(|| invalid_arg("call setGiveBack before takeOver"))?;
-            self.server.take_over_fd(fd, give_back.clone()).map_err(serve_error)
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = fd;
+            let _ = (env, give_back);
             Err(invalid_arg("taking over connections is only supported on Unix"))
         }
     }
