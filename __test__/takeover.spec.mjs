@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { once } from 'node:events';
+import { createRequire } from 'node:module';
 import { ServerChannel, startWebsocketServer } from '../lib/index.js';
 import { connect, join, waitFor } from './support/helpers.mjs';
 
@@ -110,4 +111,40 @@ test('after close() the app server accepts and serves as it did before', async (
   raw.on('error', () => {});
   await once(raw, 'close');
   assert.equal(counts.upgrade, 1);
+});
+
+test('a native server that refuses the takeover leaves every connection to Node', { timeout: 10_000 }, async (t) => {
+  // The hook stays installed on a server whose native side is closed (a race `close()`
+  // itself avoids by unhooking first): each offered connection is refused, and Node serves
+  // it as if nothing had looked at it.
+  const require = createRequire(import.meta.url);
+  const { NativeServer } = require('../lib/native.js');
+  const { takeOverConnections } = require('../lib/takeover.js');
+  const native = new NativeServer({ channels: [] }, false, () => {});
+  await native.close();
+  const httpServer = http.createServer((req, res) => res.end(`served ${req.url}`));
+  const upgrades = [];
+  httpServer.on('upgrade', (req, socket) => {
+    upgrades.push(req.url);
+    socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n');
+  });
+  httpServer.listen(0, '127.0.0.1');
+  await once(httpServer, 'listening');
+  const unhook = takeOverConnections(httpServer, native);
+  t.after(() => {
+    unhook();
+    httpServer.closeAllConnections();
+    httpServer.close();
+  });
+  const { port } = httpServer.address();
+  const res = await fetch(`http://127.0.0.1:${port}/page`);
+  assert.equal(await res.text(), 'served /page');
+  const raw = net.connect(port, '127.0.0.1');
+  raw.write('GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+  raw.on('error', () => {});
+  let reply = '';
+  raw.on('data', (chunk) => (reply += chunk));
+  await once(raw, 'close');
+  assert.match(reply, /^HTTP\/1\.1 400 /, 'Node answered the upgrade itself');
+  assert.deepEqual(upgrades, ['/socket.io/?EIO=4&transport=websocket']);
 });
