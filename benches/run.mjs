@@ -17,9 +17,10 @@ const HELP = `usage: npm run bench [-- options]   (or: node benches/run.mjs [opt
   --long                hold the largest idle count for 10 minutes (idle-max)
   --runs N              runs per server per scenario (default 3, medians reported)
   --only a,b            only these scenarios      --skip a,b   all but these
-  --servers a,b         of product,socketio,socketio-bun,uws-bun (default: all four; the two
-                        on Bun install Bun into benches/peers/ on first use) and the
-                        diagnostics standalone, metrics
+  --servers a,b         of product,socketio,socketio-bun,uws-bun (the two on Bun install Bun
+                        into benches/peers/ on first use) and the variants metrics, norecovery,
+                        standalone, nohooks (default: all; the variants on their own scenarios,
+                        standalone and nohooks on the storm only unless named here)
   --set S.key=value     override a size, e.g. --set burst-10k.clients=5000 --set '*.size=200'
   --wait-quiet          before each run, wait (up to --quiet-secs, default 600) until other
                         processes use < 0.25 cores; redo (twice at most) a run they disturbed
@@ -102,6 +103,8 @@ if (o.from) {
 const list = (s) => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : null);
 const runs = Math.max(1, Number(o.runs ?? 3));
 const servers = list(o.servers).filter((s) => SERVERS[s]);
+// Servers named on the command line run every scenario they can, not only their default ones.
+const named = o.servers !== DEFAULT_SERVERS.join(',');
 const scenarios = plan({ quick: o.quick, long: o.long, only: list(o.only), skip: list(o.skip) ?? [], set: o.set });
 const limits = fileLimits();
 for (const sc of scenarios) {
@@ -147,7 +150,7 @@ for (const sc of scenarios) {
   const n = sc.runs ?? runs;
   log(`\n== ${sc.id}: ${sc.title} — ${sizeOf(sc)}, ${n} run(s) per server`);
   for (let i = 0; i < n; i++) {
-    for (const kind of servers.filter((k) => runsScenario(k, sc.id))) {
+    for (const kind of servers.filter((k) => runsScenario(k, sc.id, named))) {
       let r;
       // With --wait-quiet: wait for a quiet machine before each run, and redo (up to twice)
       // a run during which other processes used more than NOISY cores.
@@ -189,7 +192,7 @@ const saved = path.join(ROOT, 'target', 'bench', `results-${meta.finishedAt.repl
 writeFileSync(saved, JSON.stringify(dump, null, 1));
 writeFileSync(path.join(ROOT, 'target', 'bench', 'latest.json'), JSON.stringify(dump, null, 1));
 if (o.out) writeFileSync(path.resolve(o.out), JSON.stringify(dump, null, 1));
-const partial = Boolean(o.only || o.skip || o.set.length || o.servers !== DEFAULT_SERVERS.join(','));
+const partial = Boolean(o.only || o.skip || o.set.length || named);
 const report = !o['no-report'] && (!partial || o.report);
 if (report) {
   writeReport({

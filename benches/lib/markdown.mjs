@@ -42,6 +42,21 @@ function serverTable(L, { ids, heads = [], lead = () => [], cols, m, results }) 
   if (notes.length) L.push(...notes.map((n) => `${n}  `), '');
 }
 
+/**
+ * What the connect path's parts cost per join, from the storm's diagnostic rows: A − A′ is
+ * Node accepting and handing over each connection (attach mode), A′ − A″ the JS hooks'
+ * round trips with the app's own JS in them (nothing when those rows did not run).
+ */
+function connectPathLines(row) {
+  const cpu = (kind) => (hasNumbers(row[kind]) ? row[kind].connectCpuPerJoinUs : null);
+  const [a, standalone, bare] = [cpu('product'), cpu('standalone'), cpu('nohooks')];
+  if (standalone === null || bare === null) return [];
+  const parts = [`A″, the native connect path with no JS per connection, spends ${fmt(bare)} µs of server CPU per join`];
+  parts.push(`the two JS hooks (\`authenticate\`, \`canAccessChannel\`) add ${fmt(standalone - bare)} µs (A′ − A″: the round trips to Node's thread and the app's own JS)`);
+  if (a !== null) parts.push(`and attach mode's accept and hand-over on Node's thread ${fmt(a - standalone)} µs (A − A′)`);
+  return [`Where a join's CPU goes: ${parts.join('; ')}.`, ''];
+}
+
 /** What each target's metric is called in the summary against the best peer. */
 const METRIC_NAMES = {
   deliveriesPerSec: 'deliveries/s',
@@ -212,6 +227,7 @@ export function markdown({ chartRel, meta, machine, scenarios, results, m, v }) 
         { head: 'retries', cell: (_x, kind) => retries(kind) },
       ],
     });
+    L.push(...connectPathLines(m['storm-10k'] ?? {}));
   }
 
   const idleIds = ['idle-10k', 'idle-max'].filter(has);

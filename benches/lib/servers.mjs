@@ -1,11 +1,12 @@
-// The benchmark's servers: the product, its peers (what it is measured against) and two
-// diagnostic variants of the product.
+// The benchmark's servers: the product, its peers (what it is measured against) and
+// variants of the product that show what a feature or a part of the connect path costs.
 
 /**
  * Every server, in table order; `short` names it in the tables, `about` says what it is.
  * `peer`: a server the product is compared with (the report shows the product's ratio to the
  * best peer); `runtime: 'bun'`: runs on the Bun of benches/peers/ (installed on first use)
- * instead of this Node.
+ * instead of this Node; `scenarios`: the only scenarios it runs; `defaultScenarios`: the
+ * only ones it runs unless `--servers` names it.
  */
 export const SERVERS = {
   product: { label: 'modelence-native-ws', short: 'A', about: 'this package, attach mode', script: 'benches/servers/product.mjs' },
@@ -26,14 +27,24 @@ export const SERVERS = {
     runtime: 'bun',
     script: 'benches/peers/uws-bun.mjs',
   },
-  // Diagnostic only (--servers product,socketio,standalone): the product on its own listener,
-  // to tell the attach-mode handover's cost from the rest.
+  // What the connect path's parts cost, in the default run on the storm only (any scenario
+  // with --servers): the product on its own listener, so Node neither accepts nor hands over
+  // connections (A′), and the same without the JS hooks (A″), the native connect path alone.
   standalone: {
     label: 'modelence-native-ws standalone',
     short: 'A′',
-    about: 'this package in standalone mode (its own listener, no JS on the connection path): a diagnostic, not a target',
+    about: 'this package in standalone mode: its own listener, so Node neither accepts nor hands over connections; authenticate and the access check still run in JS. A diagnostic, not a target',
     script: 'benches/servers/product.mjs',
     env: { BENCH_PRODUCT_MODE: 'standalone' },
+    defaultScenarios: ['storm-10k'],
+  },
+  nohooks: {
+    label: 'modelence-native-ws standalone, no JS hooks',
+    short: 'A″',
+    about: 'A′ without `authenticate` and without an access check: the native connect path alone, no JS per connection. A diagnostic, not a target',
+    script: 'benches/servers/product.mjs',
+    env: { BENCH_PRODUCT_MODE: 'standalone', BENCH_PRODUCT_HOOKS: 'off' },
+    defaultScenarios: ['storm-10k'],
   },
   // Metrics overhead: the product with `metrics: true`, scraped once a second for the whole
   // run, as Prometheus would; in the default run, on the burst and paced scenarios only.
@@ -57,14 +68,16 @@ export const SERVERS = {
   },
 };
 
-/** What `--servers` defaults to: the product, every peer, and the two overhead runs. */
-export const DEFAULT_SERVERS = Object.keys(SERVERS).filter(
-  (k) => ['product', 'metrics', 'norecovery'].includes(k) || SERVERS[k].peer,
-);
+/** What `--servers` defaults to: the product, every peer, the overhead runs and the diagnostics. */
+export const DEFAULT_SERVERS = Object.keys(SERVERS);
 
-/** Whether server `kind` runs scenario `id` (a server may name the only scenarios it runs). */
-export function runsScenario(kind, id) {
-  return !SERVERS[kind].scenarios || SERVERS[kind].scenarios.includes(id);
+/**
+ * Whether server `kind` runs scenario `id` (a server may name the only scenarios it runs,
+ * or the only ones it runs when `--servers` left to its default: `named` false).
+ */
+export function runsScenario(kind, id, named = true) {
+  const only = SERVERS[kind].scenarios ?? (named ? null : SERVERS[kind].defaultScenarios);
+  return !only || only.includes(id);
 }
 
 /** The peers among `kinds`, in table order. */
