@@ -33,7 +33,7 @@ export const SERVERS = {
   standalone: {
     label: 'modelence-native-ws standalone',
     short: 'A′',
-    about: 'this package in standalone mode: its own listener, so Node neither accepts nor hands over connections; authenticate and the access check still run in JS. A diagnostic, not a target',
+    about: 'this package on its own listener, so Node neither accepts nor hands over connections but authenticate and the access check still run in JS: a diagnostic, not a target',
     script: 'benches/servers/product.mjs',
     env: { BENCH_PRODUCT_MODE: 'standalone' },
     defaultScenarios: ['storm-10k'],
@@ -41,7 +41,7 @@ export const SERVERS = {
   nohooks: {
     label: 'modelence-native-ws standalone, no JS hooks',
     short: 'A″',
-    about: 'A′ without `authenticate` and without an access check: the native connect path alone, no JS per connection. A diagnostic, not a target',
+    about: 'A′ without authenticate and without an access check, so no JS runs per connection: the native connect path alone, a diagnostic, not a target',
     script: 'benches/servers/product.mjs',
     env: { BENCH_PRODUCT_MODE: 'standalone', BENCH_PRODUCT_HOOKS: 'off' },
     defaultScenarios: ['storm-10k'],
