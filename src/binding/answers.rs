@@ -6,7 +6,7 @@
 //! per message. An id and one synchronous call cost neither.
 
 use std::{
-    collections::HashMap,
+    collections::{hash_map::Entry, HashMap},
     future::Future,
     pin::Pin,
     sync::{
@@ -17,6 +17,7 @@ use std::{
 };
 
 use bytes::Bytes;
+use rustc_hash::FxBuildHasher;
 use tokio::sync::oneshot;
 
 /// What JS answered: a code whose meaning belongs to the hook, and an optional message.
@@ -34,7 +35,9 @@ pub struct Answer {
 #[derive(Default)]
 pub struct Answers {
     next_id: AtomicU32,
-    waiting: Mutex<HashMap<u32, oneshot::Sender<Answer>>>,
+    /// Keyed by ids this table hands out in sequence, so a fast hash (not the default
+    /// SipHash, which showed in connect-storm profiles) cannot be steered into collisions.
+    waiting: Mutex<HashMap<u32, oneshot::Sender<Answer>, FxBuildHasher>>,
 }
 
 impl Answers {
@@ -54,12 +57,13 @@ impl Answers {
         // dropped) is skipped rather than replaced.
         let id = loop {
             let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-            if !waiting.contains_key(&id) {
+            if let Entry::Vacant(slot) = waiting.entry(id) {
+                slot.insert(tx);
                 break id;
             }
         };
-        waiting.insert(id, tx);
-        let awaited = AwaitedAnswer { id, answers: self.clone(), rx };
+        drop(waiting);
+        let awaited = AwaitedAnswer { id, answers: self.clone(), rx, answered: false };
         (id, awaited)
     }
 
@@ -99,25 +103,32 @@ impl Answers {
     }
 }
 
-/// The answer to one call: `None` if the call could not reach JS. Dropping it (a timeout)
-/// forgets the call, so a late answer finds nobody and costs nothing.
+/// The answer to one call: `None` if the call could not reach JS. Dropping it before that
+/// (a timeout) forgets the call, so a late answer finds nobody and costs nothing.
 pub struct AwaitedAnswer {
     id: u32,
     answers: Arc<Answers>,
     rx: oneshot::Receiver<Answer>,
+    /// Its outcome arrived, so the table no longer holds the call (settling or forgetting
+    /// it removed the entry, which is what ends the sender): nothing to forget on drop.
+    answered: bool,
 }
 
 impl Future for AwaitedAnswer {
     type Output = Option<Answer>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.rx).poll(cx).map(Result::ok)
+        let outcome = std::task::ready!(Pin::new(&mut self.rx).poll(cx));
+        self.answered = true;
+        Poll::Ready(outcome.ok())
     }
 }
 
 impl Drop for AwaitedAnswer {
     fn drop(&mut self) {
-        self.answers.forget(self.id);
+        if !self.answered {
+            self.answers.forget(self.id);
+        }
     }
 }
 
@@ -165,6 +176,17 @@ mod tests {
         assert_eq!(first_answer.await.map(|a| a.code), Some(1));
         assert_eq!(last_answer.await.map(|a| a.code), Some(2));
         assert_eq!(answers.waiting(), 0);
+    }
+
+    #[test]
+    fn a_call_dropped_while_waiting_is_forgotten() {
+        let answers = Arc::new(Answers::default());
+        let (id, mut awaited) = answers.expect();
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        assert!(Pin::new(&mut awaited).poll(&mut cx).is_pending());
+        drop(awaited);
+        assert_eq!(answers.waiting(), 0, "a call that timed out while waiting leaves nothing");
+        assert!(!answers.settle(id, answer(0)));
     }
 
     #[test]
