@@ -24,12 +24,12 @@ export const fmtRatio = (r) => (typeof r !== 'number' || !Number.isFinite(r) ? '
 /** A fraction as a whole percentage, or '–'. */
 export const pct = (v) => (typeof v === 'number' ? `${Math.round(v * 100)} %` : '–');
 
-/** A compact number for small print and chart labels: 1.3M, 89k, 12, 0.46. */
+/** A compact number for small print and chart labels, about 3 digits: 1.3M, 189k, 24.8k, 12, 0.46. */
 export function short(v) {
   if (typeof v !== 'number' || !Number.isFinite(v)) return '–';
   const a = Math.abs(v);
   if (a >= 1e6) return `${(v / 1e6).toFixed(a >= 1e7 ? 0 : 1)}M`;
-  if (a >= 1e3) return `${(v / 1e3).toFixed(a >= 1e4 ? 0 : 1)}k`;
+  if (a >= 1e3) return `${(v / 1e3).toFixed(a >= 1e5 ? 0 : 1)}k`;
   if (a >= 10) return v.toFixed(0);
   if (a >= 1) return v.toFixed(1);
   return v.toPrecision(2);

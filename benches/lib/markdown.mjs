@@ -11,6 +11,9 @@ const KINDS = Object.keys(SERVERS);
 
 const hasNumbers = (x) => Boolean(x) && x.errors < x.runs;
 
+/** A rate's median, with its lowest and highest run in small print when there were several. */
+const withRange = (x, key) => `${fmtInt(x[key])}${x.runs > 1 ? ` <sub>${short(x[`${key}Min`])}–${short(x[`${key}Max`])}</sub>` : ''}`;
+
 /**
  * Pushes a table with, per scenario of `ids`, one row per server that ran it (“—” and a note
  * for one whose runs all failed), then the product's ratio to B (A/B) and to the best peer
@@ -171,7 +174,7 @@ export function markdown({ chartRel, meta, machine, scenarios, results, m, v }) 
       m,
       results,
       cols: [
-        { head: 'deliveries/s', keys: ['deliveriesPerSec'], bold: true, cell: (x) => `${fmtInt(x.deliveriesPerSec)}${x.runs > 1 ? ` <sub>${short(x.deliveriesPerSecMin)}–${short(x.deliveriesPerSecMax)}</sub>` : ''}` },
+        { head: 'deliveries/s', keys: ['deliveriesPerSec'], bold: true, cell: (x) => withRange(x, 'deliveriesPerSec') },
         { head: 'p50 ms', keys: ['p50Ms'], cell: (x) => fmt(x.p50Ms) },
         { head: 'p90 ms', keys: ['p90Ms'], cell: (x) => fmt(x.p90Ms) },
         { head: 'p99 ms', keys: ['p99Ms'], bold: true, cell: (x) => fmt(x.p99Ms) },
@@ -219,7 +222,7 @@ export function markdown({ chartRel, meta, machine, scenarios, results, m, v }) 
       m,
       results,
       cols: [
-        { head: 'joins/s', keys: ['connectRate'], bold: true, cell: (x) => fmtInt(x.connectRate) },
+        { head: 'joins/s', keys: ['connectRate'], bold: true, cell: (x) => withRange(x, 'connectRate') },
         { head: 'handshake p99 ms', keys: ['handshakeP99Ms'], cell: (x) => fmt(x.handshakeP99Ms) },
         { head: 'server CPU µs/join', keys: ['connectCpuPerJoinUs'], cell: (x) => fmt(x.connectCpuPerJoinUs) },
         { head: 'of which JS main thread', keys: ['connectJsThreadPerJoinUs'], cell: (x) => fmt(x.connectJsThreadPerJoinUs) },

@@ -24,7 +24,13 @@ export function median(values) {
   return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
 }
 
-/** `m[scenario][server]`: medians of every numeric metric, plus loss totals and run counts. */
+/** The metrics whose lowest and highest run are kept beside the median (`<key>Min`, `<key>Max`). */
+const RANGED_KEYS = ['deliveriesPerSec', 'connectRate'];
+
+/**
+ * `m[scenario][server]`: medians of every numeric metric, the rates' ranges, loss totals and
+ * run counts.
+ */
 export function medians(results, scenarios, servers) {
   const out = {};
   for (const sc of scenarios) {
@@ -36,9 +42,12 @@ export function medians(results, scenarios, servers) {
       const m = { runs: runs.length, errors: runs.length - good.length, okRuns: good.filter((r) => r.ok).length };
       for (const key of KEYS) m[key] = median(good.map((r) => r[key]));
       const lost = good.map((r) => r.lost).filter((x) => typeof x === 'number');
-      const rates = good.map((r) => r.deliveriesPerSec).filter((x) => typeof x === 'number');
-      m.deliveriesPerSecMin = rates.length ? Math.min(...rates) : null;
-      m.deliveriesPerSecMax = rates.length ? Math.max(...rates) : null;
+      // The rates' spread across runs, shown beside their medians: how far one run can be off.
+      for (const key of RANGED_KEYS) {
+        const values = good.map((r) => r[key]).filter((x) => typeof x === 'number');
+        m[`${key}Min`] = values.length ? Math.min(...values) : null;
+        m[`${key}Max`] = values.length ? Math.max(...values) : null;
+      }
       m.lostMax = lost.length ? Math.max(...lost) : null;
       m.lostTotal = lost.reduce((a, b) => a + b, 0);
       m.duplicatesTotal = good.reduce((a, r) => a + (r.duplicates ?? 0), 0);
