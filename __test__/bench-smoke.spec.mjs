@@ -23,3 +23,14 @@ test('bench smoke: product and socket.io each deliver 20 clients × 10 broadcast
     assert.equal(r.duplicates, 0, `${server}: no duplicates`);
   }
 });
+
+test('bench smoke: the storm and its diagnostic servers (A′ standalone, A″ without JS hooks) join every client', { timeout: 30000 }, async () => {
+  const storm = { id: 'smoke-storm', mode: 'connect', clients: 20, concurrency: 4 };
+  for (const server of ['product', 'standalone', 'nohooks']) {
+    const r = await runOnce(server, storm, { timeoutMs: 8000 });
+    assert.equal(r.server, server);
+    assert.equal(r.joined, 20, `${server}: every client connected, authenticated where asked, and joined`);
+    assert.equal(r.connectFailed ?? 0, 0, `${server}: no failed handshake`);
+    assert.ok(r.connectRate > 0, `${server}: a join rate was measured`);
+  }
+});
