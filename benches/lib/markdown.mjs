@@ -215,7 +215,7 @@ export function markdown({ chartRel, meta, machine, scenarios, results, m, v }) 
   if (has('storm-10k')) {
     const sc = scenarios.find((s) => s.id === 'storm-10k');
     L.push('## Connect + auth + join storm (medians)', '');
-    L.push(`${sizeOf(sc)}, ${sc.concurrency} handshakes in flight; each: TCP connect, websocket upgrade, Engine.IO open, CONNECT with a token (JS \`authenticate\`), \`joinChannel\` (async JS \`canAccessChannel\`), \`joinedChannel\`.`, '');
+    L.push(`${sizeOf(sc)}, ${sc.concurrency} handshakes in flight, ${sc.runs ?? meta.runs} runs per server; each: TCP connect, websocket upgrade, Engine.IO open, CONNECT with a token (JS \`authenticate\`), \`joinChannel\` (async JS \`canAccessChannel\`), \`joinedChannel\`.`, '');
     const retries = (kind) => fmtInt(results.filter((r) => r.scenario === 'storm-10k' && r.server === kind).reduce((a, r) => a + (r.connectRetries ?? 0), 0));
     serverTable(L, {
       ids: ['storm-10k'],
