@@ -11,6 +11,12 @@ const KINDS = Object.keys(SERVERS);
 
 const hasNumbers = (x) => Boolean(x) && x.errors < x.runs;
 
+/** The scenarios that set their own run count, as ` (storm-10k 5, idle-max 1)`; '' when none does. */
+const ownRuns = (scenarios, runs) => {
+  const own = scenarios.filter((sc) => sc.runs !== undefined && sc.runs !== runs);
+  return own.length ? ` (${own.map((sc) => `${sc.id} ${sc.runs}`).join(', ')})` : '';
+};
+
 /** A rate's median, with its lowest and highest run in small print when there were several. */
 const withRange = (x, key) => `${fmtInt(x[key])}${x.runs > 1 ? ` <sub>${short(x[`${key}Min`])}–${short(x[`${key}Max`])}</sub>` : ''}`;
 
@@ -147,7 +153,7 @@ export function markdown({ chartRel, meta, machine, scenarios, results, m, v }) 
   L.push(
     `Generated ${meta.finishedAt} by \`${meta.command}\` in ${Math.round(meta.seconds)} s` +
       ` (${meta.quick ? '**quick mode**: reduced sizes, indicative only' : 'full sizes'}${meta.long ? ', long hold' : ''};` +
-      ` ${meta.runs} runs per server per scenario, servers in turn, medians shown).`,
+      ` ${meta.runs} runs per server per scenario${ownRuns(scenarios, meta.runs)}, servers in turn, medians shown).`,
     '',
   );
   L.push(kinds.map((k) => `${SERVERS[k].short} = **${SERVERS[k].label}** (${SERVERS[k].about})`).join('; ') + '.', '');
